@@ -38,8 +38,9 @@ EVENT_TYPES: tuple[str, ...] = tuple(t.value for t in EventType)
 
 PII_COLUMNS: tuple[str, ...] = ("name", "phone", "id_number")
 
-#: Typed schema of each table once loaded. The first columns listed in REQUIRED are
-#: mandatory in the input; the rest are optional and null when absent.
+#: Typed schema of each table once loaded. ``attributes`` holds, as a JSON object, every
+#: input column the contract does not name, so that nothing a user loads is dropped.
+#: Columns listed in REQUIRED are mandatory in the input; the rest are optional.
 SCHEMAS: dict[str, pa.Schema] = {
     "customers": pa.schema(
         [
@@ -59,7 +60,6 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("registered_at", pa.timestamp("us")),
             ("channel", pa.string()),
             ("marketing_consent", pa.bool_()),
-            # JSON object of every input column the contract does not name.
             ("attributes", pa.string()),
         ]
     ),
@@ -72,6 +72,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("amount", pa.float64()),
             ("count", pa.int64()),
             ("channel", pa.string()),
+            ("attributes", pa.string()),
         ]
     ),
     "transactions": pa.schema(
@@ -83,6 +84,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("brand", pa.string()),
             ("promo", pa.bool_()),
             ("channel", pa.string()),
+            ("attributes", pa.string()),
         ]
     ),
     "events": pa.schema(
@@ -94,6 +96,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("device_type", pa.string()),
             ("topic", pa.string()),
             ("detail", pa.string()),
+            ("attributes", pa.string()),
         ]
     ),
 }

@@ -1,0 +1,57 @@
+"""Store selection: `open_store(uri)` picks the implementation from the URI scheme.
+
+- ``duckdb:///path/to/file.duckdb`` (or a bare path ending in .duckdb): embedded DuckDB file.
+- ``neo4j://``, ``neo4j+s://``, ``bolt://``, ``bolt+s://``: a Neo4j server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from graph.errors import ConfigError
+from graph.store.base import EgoNetwork, GraphStore, UpsertCounts
+
+DEFAULT_STORE_URI = "duckdb:///./guanxi.duckdb"
+NEO4J_SCHEMES = ("neo4j://", "neo4j+s://", "neo4j+ssc://", "bolt://", "bolt+s://", "bolt+ssc://")
+
+__all__ = ["DEFAULT_STORE_URI", "EgoNetwork", "GraphStore", "UpsertCounts", "open_store"]
+
+
+def duckdb_path(uri: str) -> Path:
+    """The file path of a duckdb:// URI (``duckdb:///abs`` or ``duckdb:///./rel``)."""
+    if uri.startswith("duckdb://"):
+        rest = uri[len("duckdb://") :]
+        # duckdb:///abs/path -> /abs/path ; duckdb:///./rel -> ./rel
+        if rest.startswith("/./") or rest.startswith("/../"):
+            rest = rest[1:]
+        return Path(rest)
+    return Path(uri)
+
+
+def open_store(
+    uri: str,
+    *,
+    read_only: bool = False,
+    neo4j_user: str | None = None,
+    neo4j_password: str | None = None,
+) -> GraphStore:
+    """Open the store a URI names.
+
+    Raises
+    ------
+    ConfigError
+        The URI names no known store.
+    StoreUnavailable
+        The store exists but cannot be opened or reached.
+    """
+    if uri.startswith(NEO4J_SCHEMES):
+        from graph.store.neo4j_store import Neo4jStore
+
+        return Neo4jStore(uri, user=neo4j_user, password=neo4j_password)
+    if uri.startswith("duckdb://") or uri.endswith(".duckdb"):
+        from graph.store.duckdb_store import DuckDBStore
+
+        return DuckDBStore(duckdb_path(uri), read_only=read_only, uri=uri)
+    raise ConfigError(
+        f"unknown store URI {uri!r}; use duckdb:///path/to/file.duckdb or bolt://host:7687"
+    )

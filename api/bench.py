@@ -1,0 +1,113 @@
+"""`guanxi bench`: time each stage in its own process (wall time, rows/s, peak RSS).
+
+Each stage runs in a child process so that its peak RSS is its own (the child's ru_maxrss),
+not the high-water mark of earlier stages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+STAGES = ("generate", "load", "reload", "analyze", "networkx")
+
+
+def _stage(name: str, customers: int, workdir: Path) -> dict:
+    """Run one stage in this process; returns rows and extra figures."""
+    from api import service
+
+    data = workdir / "data"
+    store_uri = f"duckdb:///{workdir / 'bench.duckdb'}"
+    if name == "generate":
+        shutil.rmtree(data, ignore_errors=True)
+        info = service.generate_dataset(customers, seed=7, out=data)
+        return {"rows": sum(info["rows"].values()), "detail": info}
+    if name in ("load", "reload"):
+        if name == "load":
+            for p in workdir.glob("bench.duckdb*"):
+                p.unlink()
+        with service.open_configured_store(store_uri) as st:
+            rep = service.load(st, data)
+            return {"rows": sum(t.read for t in rep.tables.values()), "detail": rep.as_dict()}
+    if name == "analyze":
+        with service.open_configured_store(store_uri) as st:
+            res = service.analyze(st, seed=42)
+            return {
+                "rows": res.run.input_counts.get("relations", 0),
+                "detail": {
+                    "run_id": res.run.run_id,
+                    "timings_s": res.timings,
+                    "stats": res.run.stats,
+                },
+            }
+    if name == "networkx":
+        from api.bench_networkx import side_by_side
+
+        with service.open_configured_store(store_uri) as st:
+            return side_by_side(st)
+    raise ValueError(f"unknown stage {name!r}; choose from {', '.join(STAGES)}")
+
+
+def run_bench(
+    *, customers: int, workdir: Path, stages: list[str], networkx: bool, console: Console
+) -> dict:
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    if networkx and "networkx" not in stages:
+        stages = [*stages, "networkx"]
+    results = []
+    for name in stages:
+        name = name.strip()
+        if name not in STAGES:
+            from graph.errors import ConfigError
+
+            raise ConfigError(f"unknown bench stage {name!r}; choose from {', '.join(STAGES)}")
+        console.print(f"[bold]bench[/bold] {name} ({customers:,} customers)...")
+        t = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api.bench", name, str(customers), str(workdir)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        stdout, _ = proc.communicate()
+        wall = time.perf_counter() - t
+        if proc.returncode != 0:
+            from graph.errors import GuanxiError
+
+            raise GuanxiError(f"bench stage {name} failed (exit {proc.returncode})")
+        payload = json.loads(stdout.strip().splitlines()[-1])
+        rows = payload.get("rows", 0)
+        results.append(
+            {
+                "stage": name,
+                "wall_s": round(wall, 3),
+                "stage_s": payload["stage_s"],
+                "rows": rows,
+                "rows_per_s": round(rows / payload["stage_s"], 1) if payload["stage_s"] else 0,
+                "peak_rss_mb": payload["peak_rss_mb"],
+                "detail": payload.get("detail"),
+            }
+        )
+    return {"customers": customers, "machine": {"cpus": os.cpu_count()}, "stages": results}
+
+
+def _main() -> None:
+    import resource
+
+    name, customers, workdir = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+    t = time.perf_counter()
+    res = _stage(name, customers, workdir)
+    res["stage_s"] = round(time.perf_counter() - t, 3)
+    res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    sys.stdout.write("\n" + json.dumps(res, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    _main()

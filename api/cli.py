@@ -1,0 +1,426 @@
+"""The `guanxi` command line: parse arguments, call `api.service`, print.
+
+Human output goes to stdout through rich; `--json` prints exactly one JSON document for
+machines. Exit codes: 0 success, 1 a GuanxiError (one line on stderr), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api import service
+from graph.errors import GuanxiError
+
+app = typer.Typer(
+    name="guanxi",
+    help="Customer social-relationship graph: load, analyse, tag, explain.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+metrics_app = typer.Typer(help="Per-customer metrics of a run.", no_args_is_help=True)
+tags_app = typer.Typer(help="Tag catalog, coverage and history.", invoke_without_command=True)
+app.add_typer(metrics_app, name="metrics")
+app.add_typer(tags_app, name="tags")
+
+out = Console()
+err = Console(stderr=True)
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Store URI (duckdb:///file.duckdb or bolt://host:7687); "
+        "default from GUANXI_STORE or ./guanxi.duckdb",
+        envvar="GUANXI_STORE",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"guanxi {version('guanxi')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Log to stderr.")] = False,
+) -> None:
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+
+
+@contextmanager
+def _errors():
+    """Translate GuanxiError into one line on stderr and exit code 1."""
+    try:
+        yield
+    except GuanxiError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def _progress(enabled: bool):
+    """A rich progress display whose callback takes (stage, fraction)."""
+    if not enabled:
+        yield lambda stage, frac: None
+        return
+    prog = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, frac: float) -> None:
+        if stage not in tasks:
+            tasks[stage] = prog.add_task(stage, total=1.0)
+        prog.update(tasks[stage], completed=float(frac))
+
+    with prog:
+        yield update
+
+
+def _dump(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+
+
+def _df_table(df, title: str | None = None, columns: list[str] | None = None) -> Table:
+    t = Table(title=title, show_lines=False)
+    cols = columns or list(df.columns)
+    for c in cols:
+        t.add_column(c)
+    for row in df[cols].itertuples(index=False):
+        t.add_row(*[_fmt(v) for v in row])
+    return t
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "" if v is None else str(v)
+
+
+# --- data -----------------------------------------------------------------------------------
+@app.command()
+def generate(
+    customers: Annotated[int, typer.Option(help="Number of customers.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 7,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("guanxi-data"),
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    as_json: JsonOpt = False,
+) -> None:
+    """Write realistic sample bank data (four tables + ground_truth) to a folder."""
+    if fmt not in ("csv", "parquet"):
+        raise typer.BadParameter("--format must be csv or parquet")
+    with _errors():
+        info = service.generate_dataset(customers, seed=seed, out=out_dir, fmt=fmt)
+    if as_json:
+        _dump(info)
+        return
+    out.print(f"wrote {out_dir}/ in {info['generate_s'] + info['write_s']:.1f}s:")
+    for name, n in info["rows"].items():
+        out.print(f"  {name:<13} {n:>12,} rows")
+
+
+@app.command()
+def load(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder with customers, relations, transactions, events (.csv or .parquet)."
+        ),
+    ],
+    store: StoreOpt = None,
+    quarantine_dir: Annotated[
+        Path | None, typer.Option(help="Where rejected rows go (default FOLDER/quarantine).")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 1 if any row is quarantined.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate and upsert a folder of contract tables; bad rows are quarantined with reasons."""
+    with _errors(), service.open_default(store) as st, _progress(not as_json) as bar:
+        report = service.load(
+            st,
+            folder,
+            quarantine_dir=quarantine_dir,
+            progress=lambda stage, detail: bar(f"load: {stage}", 0.5),
+        )
+    if as_json:
+        _dump({"store": st.uri, **report.as_dict()})
+    else:
+        t = Table(title=f"loaded {folder} into {st.uri}")
+        for c in ("table", "read", "loaded", "quarantined", "inserted", "updated"):
+            t.add_column(c, justify="right" if c != "table" else "left")
+        for name, c in report.tables.items():
+            t.add_row(
+                name, *[f"{x:,}" for x in (c.read, c.loaded, c.quarantined, c.inserted, c.updated)]
+            )
+        out.print(t)
+        for name, path in report.quarantine_files.items():
+            reasons = ", ".join(f"{k} {v}" for k, v in report.reasons.get(name, {}).items())
+            out.print(f"[yellow]quarantined[/yellow] {name}: {reasons} -> {path}")
+    if strict and report.quarantined:
+        raise typer.Exit(1)
+
+
+# --- analysis -------------------------------------------------------------------------------
+@app.command()
+def analyze(
+    store: StoreOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed for communities and sampling.")] = 42,
+    rules: Annotated[
+        Path | None, typer.Option(help="Your tag file (TOML) overriding or adding rules.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compute metrics, communities and tags from the store as a new run."""
+    with _errors(), service.open_default(store) as st, _progress(not as_json) as bar:
+        res = service.analyze(
+            st, seed=seed, rules_path=str(rules) if rules else None, progress=bar
+        )
+    info = {
+        "run_id": res.run.run_id,
+        "created_at": res.run.created_at,
+        "input_counts": res.run.input_counts,
+        "stats": res.run.stats,
+        "timings_s": res.timings,
+    }
+    if as_json:
+        _dump(info)
+        return
+    s = res.run.stats
+    out.print(
+        f"run [bold]{res.run.run_id}[/bold]: {s.get('n_vertices', 0):,} customers, "
+        f"{s.get('n_edges', 0):,} weighted edges, {s.get('n_communities', '?')} communities, "
+        f"modularity {s.get('modularity', float('nan')):.3f}"
+    )
+    out.print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in res.timings.items()))
+
+
+@app.command()
+def influencers(
+    top: Annotated[int, typer.Option(help="How many.")] = 20,
+    community: Annotated[str | None, typer.Option(help="Only this community.")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only customers holding this tag.")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Customers ranked by influence score (latest run)."""
+    with _errors(), service.open_default(store) as st:
+        run, df = service.influencers(st, limit=top, community_id=community, tag_id=tag)
+    if as_json:
+        _dump(df.to_dict(orient="records"))
+        return
+    cols = [
+        "customer_id",
+        "score",
+        "community_id",
+        "pagerank",
+        "in_degree",
+        "betweenness",
+        "referral_downstream",
+    ]
+    out.print(_df_table(df, f"top {top} influencers, run {run.run_id}", cols))
+
+
+@metrics_app.command("export")
+def metrics_export(
+    out_file: Annotated[Path, typer.Option("--out", help="FILE.csv or FILE.parquet")],
+    store: StoreOpt = None,
+    run: Annotated[str | None, typer.Option(help="Run id (default latest).")] = None,
+) -> None:
+    """Write every metric of a run, one row per customer."""
+    with _errors(), service.open_default(store) as st:
+        n = service.export_metrics(st, out_file, run_id=run)
+    out.print(f"wrote {n:,} rows to {out_file}")
+
+
+@tags_app.callback()
+def tags(
+    ctx: typer.Context,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The tag catalog with how many customers hold each tag (latest run)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _errors(), service.open_default(store) as st:
+        df = service.tag_coverage(st)
+    if as_json:
+        _dump(df.rename(columns={}).to_dict(orient="records"))
+        return
+    out.print(_df_table(df, "tag coverage", ["category", "tag_id", "name_zh", "count"]))
+
+
+@tags_app.command("diff")
+def tags_diff(
+    run_a: Annotated[str, typer.Argument(help="Earlier run id.")],
+    run_b: Annotated[str, typer.Argument(help="Later run id.")],
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Tags gained and lost per customer between two runs, and totals per tag."""
+    with _errors(), service.open_default(store) as st:
+        changes, totals = service.tags_diff(st, run_a, run_b)
+    if as_json:
+        _dump(
+            {
+                "from": run_a,
+                "to": run_b,
+                "changes": changes.to_dict(orient="records"),
+                "totals": totals.to_dict(orient="records"),
+            }
+        )
+        return
+    out.print(_df_table(totals, f"tag changes {run_a} -> {run_b}"))
+    out.print(f"{len(changes):,} customer-tag changes")
+
+
+@app.command()
+def customer(
+    customer_id: Annotated[str, typer.Argument(help="Customer id.")],
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One customer's attributes (PII masked), metrics and tags with reasons."""
+    with _errors(), service.open_default(store) as st:
+        prof = service.customer_profile(st, customer_id)
+    if as_json:
+        _dump(prof)
+        return
+    _print_profile(prof)
+
+
+def _print_profile(prof: dict) -> None:
+    out.print(f"[bold]customer {prof['customer_id']}[/bold]  community {prof.get('community_id')}")
+    attrs = {k: v for k, v in prof["attributes"].items() if v is not None}
+    out.print("  " + ", ".join(f"{k}={v}" for k, v in attrs.items()))
+    m = prof.get("metrics", {})
+    keys = (
+        "influence",
+        "pagerank",
+        "in_degree",
+        "out_degree",
+        "betweenness",
+        "coreness",
+        "referral_downstream",
+    )
+    out.print("  metrics: " + ", ".join(f"{k}={_fmt(m[k])}" for k in keys if k in m))
+    for t in prof.get("tags", []):
+        out.print(f"  [green]{t['tag_id']}[/green] ({t['score']:.2f}): {t['reason']}")
+
+
+@app.command()
+def segment(
+    expr: Annotated[str, typer.Argument(help="e.g. 'opinion_leader AND NOT churn_risk'")],
+    limit: Annotated[int, typer.Option(help="Members to list.")] = 20,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Customers matching a boolean expression over tag ids (latest run)."""
+    with _errors(), service.open_default(store) as st:
+        run, members = service.segment(st, expr)
+    if as_json:
+        _dump(
+            {
+                "expression": expr,
+                "run_id": run.run_id,
+                "count": len(members),
+                "members": members[:limit],
+            }
+        )
+        return
+    out.print(f"{len(members):,} customers match {expr!r} (run {run.run_id})")
+    for c in members[:limit]:
+        out.print(f"  {c}")
+
+
+# --- demo and bench -------------------------------------------------------------------------
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(help="Customers to generate.")] = 5000,
+    workdir: Annotated[Path, typer.Option(help="Where data and store go.")] = Path("guanxi-demo"),
+    seed: Annotated[int, typer.Option(help="Seed for data and analysis.")] = 7,
+) -> None:
+    """Generate sample data, load it into a fresh embedded store, analyse and show results."""
+    from api.demo import run_demo
+
+    with _errors():
+        run_demo(out, err, customers=customers, workdir=workdir, seed=seed, progress=_progress)
+
+
+@app.command()
+def bench(
+    customers: Annotated[int, typer.Option(help="Customers to generate.")] = 100_000,
+    workdir: Annotated[Path, typer.Option(help="Scratch folder.")] = Path("bench-results"),
+    stages: Annotated[
+        str, typer.Option(help="Comma list of stages: generate,load,reload,analyze,...")
+    ] = "generate,load,reload,analyze",
+    networkx: Annotated[
+        bool, typer.Option("--networkx", help="Side by side with networkx on the same graph.")
+    ] = False,
+    json_out: Annotated[Path | None, typer.Option("--json-out", help="JSON file.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Time each stage (wall time, rows/s, peak RSS); print a table and write JSON."""
+    from api.bench import run_bench
+
+    with _errors():
+        result = run_bench(
+            customers=customers,
+            workdir=workdir,
+            stages=stages.split(","),
+            networkx=networkx,
+            console=err,
+        )
+    path = json_out or workdir / f"bench-{customers}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=str))
+    if as_json:
+        _dump(result)
+        return
+    t = Table(title=f"guanxi bench, {customers:,} customers")
+    for c in ("stage", "wall s", "rows", "rows/s", "peak RSS MB"):
+        t.add_column(c, justify="right" if c != "stage" else "left")
+    for s in result["stages"]:
+        t.add_row(
+            s["stage"],
+            f"{s['wall_s']:.2f}",
+            f"{s.get('rows', 0):,}",
+            f"{s.get('rows_per_s', 0):,.0f}",
+            f"{s['peak_rss_mb']:,.0f}",
+        )
+    out.print(t)
+    out.print(f"JSON: {path}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

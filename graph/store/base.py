@@ -1,0 +1,130 @@
+"""The store contract: the only store type callers see.
+
+Two implementations stand behind it: the embedded DuckDB file (default, no server) and Neo4j
+(production). Everything crosses the boundary as columns (Arrow tables, DataFrames), never as
+a Python object per customer or relation, so that a million customers move in seconds.
+
+Writes are idempotent: loads are upserts keyed by the natural keys in `graph.model`, and a
+run's results are replaced, never appended twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, Self, runtime_checkable
+
+import pandas as pd
+import pyarrow as pa
+
+from graph.model import RunInfo
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What one upsert changed: new rows, and existing rows whose values changed."""
+
+    inserted: int
+    updated: int = 0
+
+
+@dataclass(frozen=True)
+class EgoNetwork:
+    """A customer's neighbourhood, ready for a graph visualisation."""
+
+    nodes: pd.DataFrame  # customer_id, community_id, influence, hop
+    edges: pd.DataFrame  # src_id, dst_id, type, weight, interactions
+
+
+@runtime_checkable
+class GraphStore(Protocol):
+    """Customers, relations, transactions and events in; runs, metrics, communities, tags out."""
+
+    uri: str
+
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+    # --- input tables -------------------------------------------------------------------
+    def customer_ids(self) -> pa.Array:
+        """Every known customer id (string array), for validating references."""
+        ...
+
+    def upsert_customers(self, table: pa.Table) -> UpsertCounts:
+        """Insert new customers; update the attributes of existing ones that changed."""
+        ...
+
+    def upsert_rows(self, name: str, table: pa.Table) -> UpsertCounts:
+        """Insert relations, transactions or events not already present (natural key)."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Row count of each input table."""
+        ...
+
+    def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """A whole input table as Arrow (the projection and the features read this)."""
+        ...
+
+    # --- runs -----------------------------------------------------------------------------
+    def write_run(self, run: RunInfo, *, metrics: pd.DataFrame, communities: pd.DataFrame) -> None:
+        """Persist one analysis run: its record, per-customer metrics and community stats."""
+        ...
+
+    def write_tags(self, run_id: str, assignments: pd.DataFrame, catalog: pd.DataFrame) -> None:
+        """Persist a run's tag assignments and the catalog they were evaluated with."""
+        ...
+
+    def list_runs(self) -> list[RunInfo]:
+        """All runs, newest first."""
+        ...
+
+    def read_metrics(
+        self, run_id: str, *, customer_ids: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Per-customer metrics of a run (all customers, or the given ones)."""
+        ...
+
+    def read_communities(self, run_id: str) -> pd.DataFrame: ...
+
+    def read_tags(
+        self,
+        run_id: str,
+        *,
+        customer_id: str | None = None,
+        tag_id: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> pd.DataFrame:
+        """Tag assignments of a run (customer_id, tag_id, score, reason, run_id)."""
+        ...
+
+    def read_catalog(self, run_id: str) -> pd.DataFrame:
+        """The catalog a run was tagged with, with the count of customers holding each tag."""
+        ...
+
+    def top_influencers(
+        self,
+        run_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        community_id: str | None = None,
+        tag_id: str | None = None,
+    ) -> pd.DataFrame:
+        """Customers of a run ordered by influence, highest first."""
+        ...
+
+    def get_customer(self, customer_id: str) -> dict:
+        """One customer's attributes (unmasked; masking is the caller's job).
+
+        Raises
+        ------
+        CustomerNotFound
+        """
+        ...
+
+    def ego_network(self, customer_id: str, *, hops: int, limit: int) -> EgoNetwork:
+        """Neighbours within `hops` (1 or 2) and the relations among them, strongest first."""
+        ...

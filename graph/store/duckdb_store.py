@@ -1,0 +1,409 @@
+"""The embedded store: one DuckDB file, no server. Every SQL string of the store lives here.
+
+Loads are set-based: a batch is inserted with one anti-join against the natural key (the
+brief measured ~1M rows/s this way, against 0.13M rows/s with a 4-column primary key and
+ON CONFLICT), so re-running a load inserts nothing. Customers are the exception: a newer
+customers file updates the attributes of customers already present.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Self
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from graph.errors import CustomerNotFound, RunNotFound, StoreError, StoreUnavailable
+from graph.model import NATURAL_KEYS, SCHEMAS, TABLES, RunInfo
+from graph.store.base import EgoNetwork, UpsertCounts
+
+_DUCK_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.float64(): "DOUBLE",
+    pa.int64(): "BIGINT",
+    pa.int32(): "INTEGER",
+    pa.bool_(): "BOOLEAN",
+    pa.date32(): "DATE",
+    pa.timestamp("us"): "TIMESTAMP",
+}
+
+_RUN_TABLES_DDL = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY, created_at VARCHAR, params VARCHAR, input_counts VARCHAR,
+    stats VARCHAR
+);
+CREATE TABLE IF NOT EXISTS communities (
+    run_id VARCHAR, community_id VARCHAR, size BIGINT, density DOUBLE, internal_weight DOUBLE,
+    external_weight DOUBLE, leader_id VARCHAR, leader_pagerank DOUBLE
+);
+CREATE TABLE IF NOT EXISTS tag_assignments (
+    run_id VARCHAR, customer_id VARCHAR, tag_id VARCHAR, score DOUBLE, reason VARCHAR
+);
+CREATE TABLE IF NOT EXISTS tag_catalog (
+    run_id VARCHAR, tag_id VARCHAR, name_zh VARCHAR, name_en VARCHAR, category VARCHAR,
+    rule VARCHAR, customers BIGINT
+);
+"""
+
+
+def _ddl(name: str) -> str:
+    cols = ", ".join(f'"{f.name}" {_DUCK_TYPES[f.type]}' for f in SCHEMAS[name])
+    return f"CREATE TABLE IF NOT EXISTS {name} ({cols})"
+
+
+class DuckDBStore:
+    """GraphStore over a DuckDB file.
+
+    One connection per store; each thread gets its own cursor, so FastAPI's thread pool can
+    read concurrently.
+    """
+
+    def __init__(self, path: Path, *, read_only: bool = False, uri: str | None = None) -> None:
+        self.path = Path(path)
+        self.uri = uri or f"duckdb:///{self.path}"
+        self.read_only = read_only
+        try:
+            if not read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            elif not self.path.exists():
+                raise StoreUnavailable(
+                    f"{self.path}: no store here yet; run `guanxi load` or `guanxi demo` first"
+                )
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise StoreUnavailable(f"cannot open DuckDB store {self.path}: {exc}") from exc
+        self._local = threading.local()
+        if not read_only:
+            self._create_schema()
+
+    # --- plumbing -------------------------------------------------------------------------
+    def _cur(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._con.cursor()
+            self._local.cur = cur
+        return cur
+
+    def _create_schema(self) -> None:
+        con = self._con
+        for name in TABLES:
+            con.execute(_ddl(name))
+        con.execute(_RUN_TABLES_DDL)
+        con.execute("CREATE UNIQUE INDEX IF NOT EXISTS customers_id_idx ON customers (customer_id)")
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _has_table(self, name: str) -> bool:
+        q = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
+        return self._cur().execute(q, [name]).fetchone()[0] > 0
+
+    # --- input tables ---------------------------------------------------------------------
+    def customer_ids(self) -> pa.Array:
+        tbl = self._cur().sql("SELECT customer_id FROM customers").to_arrow_table()
+        return tbl.column(0).combine_chunks()
+
+    def upsert_customers(self, table: pa.Table) -> UpsertCounts:
+        con = self._cur()
+        cols = SCHEMAS["customers"].names
+        collist = ", ".join(f'"{c}"' for c in cols)
+        changed = " OR ".join(f'c."{c}" IS DISTINCT FROM b."{c}"' for c in cols[1:])
+        sets = ", ".join(f'"{c}" = b."{c}"' for c in cols[1:])
+        con.register("_batch", table)
+        try:
+            con.execute("BEGIN")
+            updated = con.execute(
+                f"UPDATE customers AS c SET {sets} FROM _batch AS b "
+                f"WHERE c.customer_id = b.customer_id AND ({changed})"
+            ).fetchone()[0]
+            inserted = con.execute(
+                f"INSERT INTO customers ({collist}) SELECT {collist} FROM _batch AS b "
+                "WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = b.customer_id)"
+            ).fetchone()[0]
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise StoreError(f"writing customers failed: {exc}") from exc
+        finally:
+            con.unregister("_batch")
+        return UpsertCounts(inserted=int(inserted), updated=int(updated))
+
+    def upsert_rows(self, name: str, table: pa.Table) -> UpsertCounts:
+        if name not in ("relations", "transactions", "events"):
+            raise ValueError(f"upsert_rows takes relations, transactions or events, not {name}")
+        con = self._cur()
+        cols = SCHEMAS[name].names
+        collist = ", ".join(f'"{c}"' for c in cols)
+        key = NATURAL_KEYS[name]
+        on = " AND ".join(f't."{k}" IS NOT DISTINCT FROM b."{k}"' for k in key)
+        keylist = ", ".join(f'"{k}"' for k in key)
+        con.register("_batch", table)
+        try:
+            inserted = con.execute(
+                f"INSERT INTO {name} ({collist}) "
+                f"SELECT DISTINCT ON ({keylist}) {collist} FROM _batch AS b "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {name} AS t WHERE {on})"
+            ).fetchone()[0]
+        except duckdb.Error as exc:
+            raise StoreError(f"writing {name} failed: {exc}") from exc
+        finally:
+            con.unregister("_batch")
+        return UpsertCounts(inserted=int(inserted))
+
+    def counts(self) -> dict[str, int]:
+        con = self._cur()
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+
+    def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
+        if name not in TABLES:
+            raise ValueError(f"unknown table {name!r}")
+        allowed = SCHEMAS[name].names
+        cols = list(columns) if columns else allowed
+        bad = [c for c in cols if c not in allowed]
+        if bad:
+            raise ValueError(f"unknown column(s) {bad} for {name}")
+        collist = ", ".join(f'"{c}"' for c in cols)
+        return self._cur().sql(f"SELECT {collist} FROM {name}").to_arrow_table()
+
+    # --- runs -----------------------------------------------------------------------------
+    def write_run(self, run: RunInfo, *, metrics: pd.DataFrame, communities: pd.DataFrame) -> None:
+        con = self._cur()
+        m = metrics.assign(run_id=run.run_id)
+        c = communities.assign(run_id=run.run_id)
+        con.register("_m", m)
+        con.register("_c", c)
+        try:
+            con.execute("BEGIN")
+            if not self._has_table("metrics"):
+                con.execute("CREATE TABLE metrics AS SELECT * FROM _m LIMIT 0")
+                con.execute("CREATE INDEX metrics_run_idx ON metrics (run_id, customer_id)")
+            else:
+                have = {r[0] for r in con.execute("DESCRIBE metrics").fetchall()}
+                # a newer version may compute more metrics: widen the table, keep old runs
+                for col, dtype, *_ in con.execute("DESCRIBE SELECT * FROM _m").fetchall():
+                    if col not in have:
+                        con.execute(f'ALTER TABLE metrics ADD COLUMN "{col}" {dtype}')
+            for t in ("metrics", "communities"):
+                con.execute(f"DELETE FROM {t} WHERE run_id = ?", [run.run_id])
+            con.execute("DELETE FROM runs WHERE run_id = ?", [run.run_id])
+            con.execute("INSERT INTO metrics BY NAME SELECT * FROM _m")
+            con.execute("INSERT INTO communities BY NAME SELECT * FROM _c")
+            con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?)",
+                [
+                    run.run_id,
+                    run.created_at,
+                    json.dumps(run.params, default=str),
+                    json.dumps(run.input_counts),
+                    json.dumps(run.stats, default=str),
+                ],
+            )
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise StoreError(f"writing run {run.run_id} failed: {exc}") from exc
+        finally:
+            con.unregister("_m")
+            con.unregister("_c")
+
+    def write_tags(self, run_id: str, assignments: pd.DataFrame, catalog: pd.DataFrame) -> None:
+        con = self._cur()
+        a = assignments[["customer_id", "tag_id", "score", "reason"]].assign(run_id=run_id)
+        cat = catalog[["tag_id", "name_zh", "name_en", "category", "rule"]].assign(run_id=run_id)
+        con.register("_a", a)
+        con.register("_cat", cat)
+        try:
+            con.execute("BEGIN")
+            con.execute("DELETE FROM tag_assignments WHERE run_id = ?", [run_id])
+            con.execute("DELETE FROM tag_catalog WHERE run_id = ?", [run_id])
+            con.execute("INSERT INTO tag_assignments BY NAME SELECT * FROM _a")
+            con.execute(
+                "INSERT INTO tag_catalog BY NAME SELECT k.*, coalesce(n.customers, 0) AS customers "
+                "FROM _cat k LEFT JOIN (SELECT tag_id, count(*) AS customers FROM _a "
+                "GROUP BY tag_id) n USING (tag_id)"
+            )
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise StoreError(f"writing tags of run {run_id} failed: {exc}") from exc
+        finally:
+            con.unregister("_a")
+            con.unregister("_cat")
+
+    def list_runs(self) -> list[RunInfo]:
+        rows = (
+            self._cur()
+            .execute(
+                "SELECT run_id, created_at, params, input_counts, stats FROM runs "
+                "ORDER BY created_at DESC, run_id DESC"
+            )
+            .fetchall()
+        )
+        return [
+            RunInfo(r[0], r[1], json.loads(r[2]), json.loads(r[3]), json.loads(r[4])) for r in rows
+        ]
+
+    def _check_run(self, run_id: str) -> None:
+        q = "SELECT count(*) FROM runs WHERE run_id = ?"
+        if self._cur().execute(q, [run_id]).fetchone()[0] == 0:
+            raise RunNotFound(run_id)
+
+    def read_metrics(
+        self, run_id: str, *, customer_ids: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        self._check_run(run_id)
+        con = self._cur()
+        if customer_ids is None:
+            df = con.execute(
+                "SELECT * EXCLUDE (run_id) FROM metrics WHERE run_id = ? ORDER BY customer_id",
+                [run_id],
+            ).df()
+        else:
+            df = con.execute(
+                "SELECT * EXCLUDE (run_id) FROM metrics WHERE run_id = ? "
+                "AND customer_id IN (SELECT unnest(?::VARCHAR[]))",
+                [run_id, list(customer_ids)],
+            ).df()
+        return df
+
+    def read_communities(self, run_id: str) -> pd.DataFrame:
+        self._check_run(run_id)
+        return (
+            self._cur()
+            .execute(
+                "SELECT * EXCLUDE (run_id) FROM communities WHERE run_id = ? "
+                "ORDER BY size DESC, community_id",
+                [run_id],
+            )
+            .df()
+        )
+
+    def read_tags(
+        self,
+        run_id: str,
+        *,
+        customer_id: str | None = None,
+        tag_id: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> pd.DataFrame:
+        where, args = ["run_id = ?"], [run_id]
+        if customer_id is not None:
+            where.append("customer_id = ?")
+            args.append(customer_id)
+        if tag_id is not None:
+            where.append("tag_id = ?")
+            args.append(tag_id)
+        sql = (
+            "SELECT customer_id, tag_id, score, reason, run_id FROM tag_assignments WHERE "
+            + " AND ".join(where)
+            + " ORDER BY score DESC, customer_id, tag_id"
+        )
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            args += [int(limit), int(offset)]
+        return self._cur().execute(sql, args).df()
+
+    def read_catalog(self, run_id: str) -> pd.DataFrame:
+        return (
+            self._cur()
+            .execute(
+                "SELECT tag_id, name_zh, name_en, category, rule, customers AS count "
+                "FROM tag_catalog WHERE run_id = ? ORDER BY category, tag_id",
+                [run_id],
+            )
+            .df()
+        )
+
+    def top_influencers(
+        self,
+        run_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        community_id: str | None = None,
+        tag_id: str | None = None,
+    ) -> pd.DataFrame:
+        self._check_run(run_id)
+        where, args = ["m.run_id = ?"], [run_id]
+        if community_id is not None:
+            where.append("m.community_id = ?")
+            args.append(community_id)
+        if tag_id is not None:
+            where.append(
+                "m.customer_id IN (SELECT customer_id FROM tag_assignments "
+                "WHERE run_id = ? AND tag_id = ?)"
+            )
+            args += [run_id, tag_id]
+        sql = (
+            "SELECT m.* EXCLUDE (run_id) FROM metrics m WHERE "
+            + " AND ".join(where)
+            + " ORDER BY m.influence DESC, m.customer_id LIMIT ? OFFSET ?"
+        )
+        return self._cur().execute(sql, [*args, int(limit), int(offset)]).df()
+
+    def get_customer(self, customer_id: str) -> dict:
+        cur = self._cur().execute("SELECT * FROM customers WHERE customer_id = ?", [customer_id])
+        row = cur.fetchone()
+        if row is None:
+            raise CustomerNotFound(customer_id)
+        names = [d[0] for d in cur.description]
+        return dict(zip(names, row, strict=True))
+
+    def ego_network(self, customer_id: str, *, hops: int, limit: int) -> EgoNetwork:
+        self.get_customer(customer_id)
+        con = self._cur()
+        first = con.execute(
+            "SELECT other, sum(w) AS w FROM ("
+            " SELECT dst_id AS other, coalesce(count, 1) AS w FROM relations WHERE src_id = ?"
+            " UNION ALL"
+            " SELECT src_id AS other, coalesce(count, 1) AS w FROM relations WHERE dst_id = ?)"
+            " GROUP BY other ORDER BY w DESC, other LIMIT ?",
+            [customer_id, customer_id, int(limit)],
+        ).df()
+        ids = [customer_id, *first["other"].tolist()]
+        hop = {customer_id: 0, **{c: 1 for c in first["other"]}}
+        if hops >= 2 and len(ids) < limit + 1:
+            second = con.execute(
+                "SELECT other, sum(w) AS w FROM ("
+                " SELECT dst_id AS other, coalesce(count, 1) AS w FROM relations"
+                "  WHERE src_id IN (SELECT unnest(?::VARCHAR[]))"
+                " UNION ALL"
+                " SELECT src_id AS other, coalesce(count, 1) AS w FROM relations"
+                "  WHERE dst_id IN (SELECT unnest(?::VARCHAR[])))"
+                " WHERE other NOT IN (SELECT unnest(?::VARCHAR[]))"
+                " GROUP BY other ORDER BY w DESC, other LIMIT ?",
+                [ids[1:], ids[1:], ids, int(limit) + 1 - len(ids)],
+            ).df()
+            for c in second["other"]:
+                hop[c] = 2
+            ids += second["other"].tolist()
+        edges = con.execute(
+            "SELECT src_id, dst_id, type, count(*) AS interactions, "
+            "sum(coalesce(count, 1)) AS weight FROM relations "
+            "WHERE src_id IN (SELECT unnest(?::VARCHAR[])) "
+            "AND dst_id IN (SELECT unnest(?::VARCHAR[])) "
+            "GROUP BY src_id, dst_id, type ORDER BY weight DESC, src_id, dst_id, type",
+            [ids, ids],
+        ).df()
+        nodes = pd.DataFrame({"customer_id": ids, "hop": [hop[c] for c in ids]})
+        runs = self.list_runs()
+        if runs:
+            m = self.read_metrics(runs[0].run_id, customer_ids=ids)[
+                ["customer_id", "community_id", "influence"]
+            ]
+            nodes = nodes.merge(m, on="customer_id", how="left")
+        else:
+            nodes = nodes.assign(community_id=None, influence=None)
+        return EgoNetwork(nodes=nodes, edges=edges)
