@@ -8,6 +8,7 @@ and they are quarantined as `malformed_row`.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from loaders.specs import Reason, required_columns
 from loaders.validate import QUARANTINE_SCHEMA
 
 FORMATS = (".csv", ".parquet")
+# The contract's CSV is comma-separated with double quotes; fixing the dialect keeps DuckDB's
+# sniffer from guessing another delimiter when a file holds malformed rows.
+_CSV_OPTIONS = "all_varchar=true, header=true, delim=',', quote='\"', escape='\"'"
 
 
 @dataclass(frozen=True)
@@ -62,15 +66,9 @@ def read_header(path: Path) -> list[str]:
     try:
         if path.suffix == ".parquet":
             return pq.read_schema(path).names
-        con = duckdb.connect()
-        try:
-            rel = con.execute(
-                "DESCRIBE SELECT * FROM read_csv(?, all_varchar=true, header=true)", [str(path)]
-            )
-            return [r[0] for r in rel.fetchall()]
-        finally:
-            con.close()
-    except (duckdb.Error, OSError, pa.ArrowException) as exc:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            return [c.strip() for c in next(csv.reader(fh), [])]
+    except (OSError, UnicodeDecodeError, pa.ArrowException) as exc:
         raise UnreadableFile(f"{path}: cannot read the header: {exc}", path=str(path)) from exc
 
 
@@ -107,7 +105,7 @@ def _read_csv(name: str, path: Path) -> tuple[pa.Table, pa.Table, np.ndarray]:
         table = con.sql(
             # store_rejects keeps unsplittable lines (with their line numbers) for quarantine;
             # strict_mode=false would also accept them but makes the read ~8x slower
-            "SELECT * FROM read_csv(?, all_varchar=true, header=true, store_rejects=true)",
+            f"SELECT * FROM read_csv(?, {_CSV_OPTIONS}, store_rejects=true)",
             params=[str(path)],
         ).to_arrow_table()
         rejects = con.sql(

@@ -126,7 +126,9 @@ def validate_table(
         else:
             select_typed.append(f"NULL::{_sql_type(dtype)} AS {_q(col)}")
     for col in required_columns(table_name):
-        checks.append((f"t.{_q(col)} IS NULL", Reason.MISSING_VALUE, col, "NULL"))
+        # typed columns keep their trimmed raw text, so "empty" is not confused with "bad"
+        raw_col = col if schema.field(col).type == pa.string() else "_raw_" + col
+        checks.append((f"t.{_q(raw_col)} IS NULL", Reason.MISSING_VALUE, col, "NULL"))
     for col in contract:
         dtype = schema.field(col).type
         if col in present and dtype != pa.string():

@@ -107,7 +107,7 @@ class DuckDBStore:
 
     def _has_table(self, name: str) -> bool:
         q = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
-        return self._cur().execute(q, [name]).fetchone()[0] > 0
+        return self._cur().execute(q, [name]).fetchall()[0][0] > 0
 
     # --- input tables ---------------------------------------------------------------------
     def customer_ids(self) -> pa.Array:
@@ -126,11 +126,12 @@ class DuckDBStore:
             updated = con.execute(
                 f"UPDATE customers AS c SET {sets} FROM _batch AS b "
                 f"WHERE c.customer_id = b.customer_id AND ({changed})"
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             inserted = con.execute(
-                f"INSERT INTO customers ({collist}) SELECT {collist} FROM _batch AS b "
+                f"INSERT INTO customers ({collist}) SELECT DISTINCT ON (customer_id) {collist} "
+                "FROM _batch AS b "
                 "WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = b.customer_id)"
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             con.execute("COMMIT")
         except duckdb.Error as exc:
             con.execute("ROLLBACK")
@@ -154,7 +155,7 @@ class DuckDBStore:
                 f"INSERT INTO {name} ({collist}) "
                 f"SELECT DISTINCT ON ({keylist}) {collist} FROM _batch AS b "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {name} AS t WHERE {on})"
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         except duckdb.Error as exc:
             raise StoreError(f"writing {name} failed: {exc}") from exc
         finally:
@@ -163,7 +164,7 @@ class DuckDBStore:
 
     def counts(self) -> dict[str, int]:
         con = self._cur()
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES}
 
     def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
         if name not in TABLES:
@@ -256,7 +257,7 @@ class DuckDBStore:
 
     def _check_run(self, run_id: str) -> None:
         q = "SELECT count(*) FROM runs WHERE run_id = ?"
-        if self._cur().execute(q, [run_id]).fetchone()[0] == 0:
+        if self._cur().execute(q, [run_id]).fetchall()[0][0] == 0:
             raise RunNotFound(run_id)
 
     def read_metrics(
@@ -355,9 +356,10 @@ class DuckDBStore:
 
     def get_customer(self, customer_id: str) -> dict:
         cur = self._cur().execute("SELECT * FROM customers WHERE customer_id = ?", [customer_id])
-        row = cur.fetchone()
-        if row is None:
+        rows = cur.fetchall()
+        if not rows:
             raise CustomerNotFound(customer_id)
+        row = rows[0]
         names = [d[0] for d in cur.description]
         return dict(zip(names, row, strict=True))
 
