@@ -134,7 +134,7 @@ def analyze(
     timings["projection"] = time.perf_counter() - t
     say("projection", 1.0)
 
-    result = analyze_graph(g, params, progress=say)
+    result = analyze_graph(g, params, progress=lambda stage, frac: say("graph metrics", frac))
     timings.update({f"graph.{k}": v for k, v in result.stats.get("timings", {}).items()})
 
     now = datetime.now(UTC)
@@ -170,9 +170,9 @@ def analyze(
 
 def catalog_frame(catalog, assignments: pd.DataFrame) -> pd.DataFrame:
     """The catalog as rows, with the tags of families (prefers:*, interest:*) that occurred."""
-    from tagging import catalog_table
+    from tagging import tag_definitions
 
-    return catalog_table(catalog, assignments)
+    return tag_definitions(catalog, assignments)
 
 
 # --- reading results ----------------------------------------------------------------------
@@ -255,7 +255,10 @@ def segment(
     tree = parse_segment(expr)  # parse before touching the store
     run = resolve_run(store, run_id)
     assignments = store.read_tags(run.run_id)
-    members = evaluate_segment(tree, assignments, all_customer_ids=store.customer_ids())
+    known = store.read_catalog(run.run_id)["tag_id"]
+    members = evaluate_segment(
+        tree, assignments, all_customer_ids=store.customer_ids().to_pylist(), known_tags=known
+    )
     return run, sorted(str(c) for c in members)
 
 

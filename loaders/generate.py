@@ -56,7 +56,7 @@ GIVEN = np.array(
 )
 OCCUPATIONS = np.array(
     ["engineer", "teacher", "doctor", "civil_servant", "sales", "finance", "student",
-     "retired", "self_employed", "worker", "designer", "manager"]
+     "self_employed", "worker", "designer", "manager", "retired"]
 )  # fmt: skip
 CATEGORIES = np.array(
     ["wealth_management", "insurance", "fund", "deposit", "credit_card", "loan",
@@ -328,7 +328,8 @@ def generate(
         rng.choice(["single", "married"], n, p=[0.8, 0.2]),
         rng.choice(["single", "married", "divorced"], n, p=[0.2, 0.72, 0.08]),
     )
-    occupation = np.where(age >= 62, "retired", OCCUPATIONS[rng.integers(0, 11, n)])
+    working = OCCUPATIONS[:-1]  # "retired" comes from age, not chance
+    occupation = np.where(age >= 62, "retired", working[rng.integers(0, len(working), n)])
     channel = np.where(
         referrer >= 0, "referral", rng.choice(["app", "branch", "web"], n, p=[0.55, 0.3, 0.15])
     )
