@@ -88,9 +88,11 @@ def run_demo(
     t = Table(title="tag coverage (customers holding each tag)")
     for c in ("category", "tag_id", "name_zh", "count"):
         t.add_column(c)
-    for r in cov.itertuples():
+    community = cov["tag_id"].str.startswith("community:")
+    for r in cov[~community].itertuples():
         t.add_row(r.category, r.tag_id, r.name_zh, f"{r.count:,}")
     out.print(t)
+    out.print(f"(and {int(community.sum())} community:* membership tags, one per community)")
     out.rule(f"why {example}? (PII masked)")
     attrs = {k: v for k, v in profile["attributes"].items() if v is not None}
     out.print(", ".join(f"{k}={v}" for k, v in attrs.items()))
