@@ -89,18 +89,26 @@ def test_parquet_loads_the_same_as_csv(small_csv_dir, small_parquet_dir, tmp_pat
     with open_store(f"duckdb:///{tmp_path / 'a.duckdb'}") as a:
         load_folder(a, small_csv_dir, quarantine_dir=tmp_path / "qa")
         ca = a.counts()
-        rel_a = a.read_table("relations").sort_by([("src_id", "ascending"),
-                                                   ("dst_id", "ascending"),
-                                                   ("occurred_at", "ascending"),
-                                                   ("type", "ascending")])
+        rel_a = a.read_table("relations").sort_by(
+            [
+                ("src_id", "ascending"),
+                ("dst_id", "ascending"),
+                ("occurred_at", "ascending"),
+                ("type", "ascending"),
+            ]
+        )
     with open_store(f"duckdb:///{tmp_path / 'b.duckdb'}") as b:
         rep = load_folder(b, small_parquet_dir, quarantine_dir=tmp_path / "qb")
         assert rep.quarantined == 0
         assert b.counts() == ca
-        rel_b = b.read_table("relations").sort_by([("src_id", "ascending"),
-                                                   ("dst_id", "ascending"),
-                                                   ("occurred_at", "ascending"),
-                                                   ("type", "ascending")])
+        rel_b = b.read_table("relations").sort_by(
+            [
+                ("src_id", "ascending"),
+                ("dst_id", "ascending"),
+                ("occurred_at", "ascending"),
+                ("type", "ascending"),
+            ]
+        )
     assert rel_a.equals(rel_b)
 
 
@@ -108,8 +116,13 @@ def test_newer_customers_file_updates_attributes(store, tmp_path):
     load_folder(store, CORPUS, quarantine_dir=tmp_path / "q")
     newer = tmp_path / "newer"
     shutil.copytree(CORPUS, newer)
-    text = (newer / "customers.csv").read_text().replace("C4,赵强,13612345678,1999-09-09,上海,50,",
-                                                          "C4,赵强,13612345678,1999-09-09,杭州,50,")
+    text = (
+        (newer / "customers.csv")
+        .read_text()
+        .replace(
+            "C4,赵强,13612345678,1999-09-09,上海,50,", "C4,赵强,13612345678,1999-09-09,杭州,50,"
+        )
+    )
     (newer / "customers.csv").write_text(text)
     rep = load_folder(store, newer, quarantine_dir=tmp_path / "q2")
     assert rep.tables["customers"].updated == 1
@@ -152,8 +165,12 @@ def test_dataframes_load_like_files(store):
     frames = {
         "customers": pd.DataFrame({"customer_id": ["A", "B", ""], "aum": [1.0, 2.0, 3.0]}),
         "relations": pd.DataFrame(
-            {"src_id": ["A"], "dst_id": ["B"], "type": ["like"],
-             "occurred_at": ["2024-01-01T00:00:00"]}
+            {
+                "src_id": ["A"],
+                "dst_id": ["B"],
+                "type": ["like"],
+                "occurred_at": ["2024-01-01T00:00:00"],
+            }
         ),
         "transactions": pd.DataFrame(columns=["customer_id", "occurred_at", "amount"]),
         "events": pd.DataFrame(columns=["customer_id", "occurred_at", "event_type"]),

@@ -1,0 +1,79 @@
+"""The sample data looks like a bank's customer base and plants what later stages must find."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from loaders.generate import generate, write_dataset
+
+
+def test_same_seed_same_output_and_different_seed_differs():
+    a, b, c = generate(300, seed=5), generate(300, seed=5), generate(300, seed=6)
+    for name in ("customers", "relations", "transactions", "events"):
+        assert a.tables()[name].equals(b.tables()[name])
+    assert not a.relations.equals(c.relations)
+
+
+def test_files_are_byte_identical_for_the_same_seed(tmp_path):
+    write_dataset(generate(300, seed=5), tmp_path / "a")
+    write_dataset(generate(300, seed=5), tmp_path / "b")
+    for name in ("customers", "relations", "transactions", "events", "ground_truth"):
+        assert (tmp_path / "a" / f"{name}.csv").read_bytes() == (
+            tmp_path / "b" / f"{name}.csv"
+        ).read_bytes()
+
+
+def test_degree_is_heavy_tailed(small_data):
+    rel = small_data.relations.to_pandas()
+    deg = pd.concat([rel.src_id, rel.dst_id]).value_counts()
+    # a hub has many times the median degree, as in real interaction graphs
+    assert deg.max() > 8 * deg.median()
+    assert deg.quantile(0.99) > 3 * deg.median()
+
+
+def test_communities_are_homophilous(small_data):
+    cust = small_data.customers.to_pandas().set_index("customer_id")
+    truth = small_data.truth.to_pandas().set_index("customer_id")
+    rel = small_data.relations.to_pandas()
+    rel = rel[rel.type != "referral"]
+    same_comm = (
+        truth.planted_community.loc[rel.src_id].to_numpy()
+        == truth.planted_community.loc[rel.dst_id].to_numpy()
+    )
+    assert same_comm.mean() > 0.7
+    # members share a city far more often than two random customers do
+    city = cust.city
+    within = (city.loc[rel.src_id].to_numpy() == city.loc[rel.dst_id].to_numpy())[same_comm]
+    rng = np.random.default_rng(0)
+    a, b = rng.choice(city.to_numpy(), 5000), rng.choice(city.to_numpy(), 5000)
+    assert within.mean() > 2 * (a == b).mean()
+
+
+def test_planted_roles_exist(small_data):
+    t = small_data.truth.to_pandas()
+    assert t.super_referrer.sum() >= 5
+    assert (t.fraud_ring >= 0).sum() >= 12
+    assert 0.03 < t.churner.mean() < 0.2
+    assert 0.05 < (~t.marketing_consent).mean() < 0.3
+    rel = small_data.relations.to_pandas()
+    refs = rel[rel.type == "referral"].src_id.value_counts()
+    supers = t.customer_id[t.super_referrer]
+    assert refs.reindex(supers).fillna(0).min() >= 10
+    ev = small_data.events.to_pandas()
+    ring = t.customer_id[t.fraud_ring == 0]
+    shared = ev[ev.customer_id.isin(ring) & ev.device_id.notna()]
+    per_device = shared.groupby("device_id").customer_id.nunique()
+    assert per_device.max() == len(ring)  # the whole ring logs in from one device
+
+
+def test_pii_formats(small_data):
+    c = small_data.customers.to_pandas()
+    assert c.phone.str.fullmatch(r"1[3-9]\d{9}").all()
+    assert c.id_number.str.fullmatch(r"\d{17}[\dX]").all()
+    # the resident id check digit (ISO 7064 MOD 11-2) is valid
+    w = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
+    digits = np.array([[int(ch) for ch in s[:17]] for s in c.id_number])
+    check = np.array(list("10X98765432"))[(digits * w).sum(axis=1) % 11]
+    assert (check == c.id_number.str[-1].to_numpy()).all()
+    assert c.name.str.len().between(2, 3).all()
