@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from graph.model import SCHEMAS
 from loaders.specs import (
@@ -167,21 +170,13 @@ def validate_table(
         if checks
         else "NULL::INTEGER"
     )
-    by_check = {
-        "reason": [(i, _lit(str(r))) for i, (_, r, _, _) in enumerate(checks)],
-        "column": [(i, _lit(col)) for i, (_, _, col, _) in enumerate(checks)],
-        "value": [(i, f"{v}::VARCHAR") for i, (_, _, _, v) in enumerate(checks)],
-    }
-    lookups = ", ".join(
-        (
-            "CASE _check " + " ".join(f"WHEN {i} THEN {e}" for i, e in pairs) + " END"
-            if pairs
-            else "NULL::VARCHAR"
-        )
-        + f" AS _{name}"
-        for name, pairs in by_check.items()
+    value_case = (
+        "CASE _check "
+        + " ".join(f"WHEN {i} THEN ({v})::VARCHAR" for i, (_, _, _, v) in enumerate(checks))
+        + " END"
+        if checks
+        else "NULL::VARCHAR"
     )
-    value_cols = sorted({v for _, _, _, v in checks if v != "NULL"})
 
     attributes = (
         "json_object(" + ", ".join(f"{_lit(c)}, r.{_q(c)}" for c in extras) + ")"
@@ -206,33 +201,55 @@ def validate_table(
                 f"first_value(hash({content})) OVER w AS _first_hash"
             )
             window = " WINDOW w AS (PARTITION BY NULLIF(trim(r.customer_id), '') ORDER BY r._row)"
-        con.execute(
-            f"CREATE TEMP TABLE judged AS SELECT t.*, {check_case} AS _check FROM ("
-            f"SELECT r._row, {', '.join(select_typed)}, {attributes} AS attributes{dup} "
-            f"FROM raw_in r{window}) t{joins}"
-        )
         cols = ", ".join(_q(c) for c in schema.names)
-        # no ORDER BY: insertion order is kept by DuckDB, and the store does not care
-        valid = con.sql(f"SELECT {cols} FROM judged WHERE _check IS NULL").to_arrow_table()
-        valid = valid.cast(schema)
-        phrase = (
-            "CASE _reason "
-            + " ".join(f"WHEN {_lit(str(r))} THEN {_lit(p)}" for r, p in PHRASES.items())
-            + " END"
-        )
-        carried = (", " + ", ".join(value_cols)) if value_cols else ""
-        bad = con.sql(
-            f'SELECT {_lit(table_name)} AS "table", {_lit(file)} AS file, _row AS row, '
-            '_column AS "column", _value AS value, _reason AS reason, '
-            f"printf('%s row %d: %s %s %s (%s); correct the source or drop the row', "
-            f"{_lit(file)}, _row, _column, coalesce(chr(39) || _value || chr(39), '(empty)'), "
-            f"{phrase}, _reason) AS message "
-            f"FROM (SELECT _row, {lookups} FROM (SELECT _row, _check{carried} FROM judged t "
-            "WHERE _check IS NOT NULL) t) ORDER BY _row"
+        # one pass: every row comes out typed, with the number of the first check it fails
+        # and the offending text; good and bad rows are then split in Arrow
+        judged = con.sql(
+            f"SELECT {cols}, _row, _check, {value_case} AS _value FROM ("
+            f"SELECT t.*, {check_case} AS _check FROM ("
+            f"SELECT r._row, {', '.join(select_typed)}, {attributes} AS attributes{dup} "
+            f"FROM raw_in r{window}) t{joins}) t"
         ).to_arrow_table()
     finally:
         con.close()
-    return LoadResult(valid=valid, quarantined=bad.cast(QUARANTINE_SCHEMA))
+    good = pc.is_null(judged.column("_check"))
+    valid = judged.filter(good).select(schema.names).cast(schema)
+    bad = judged.filter(pc.invert(good)).select(["_row", "_check", "_value"])
+    del judged
+    return LoadResult(valid=valid, quarantined=_quarantine_rows(table_name, file, bad, checks))
+
+
+def _quarantine_rows(
+    table_name: str, file: str, bad: pa.Table, checks: list[tuple[str, str, str, str]]
+) -> pa.Table:
+    """Quarantine records with a message naming file, row, column, value and the remedy."""
+    if bad.num_rows == 0:
+        return QUARANTINE_SCHEMA.empty_table()
+    df = bad.to_pandas().sort_values("_row")
+    idx = df["_check"].to_numpy().astype(int)
+    reasons = np.array([str(r) for _, r, _, _ in checks], dtype=object)[idx]
+    columns = np.array([c for _, _, c, _ in checks], dtype=object)[idx]
+    phrases = np.array([PHRASES[Reason(r)] for _, r, _, _ in checks], dtype=object)[idx]
+    values = [None if pd.isna(v) else str(v) for v in df["_value"]]
+    shown = ["(empty)" if v is None else repr(v) for v in values]
+    rows = df["_row"].to_numpy()
+    message = (
+        pd.Series([f"{file} row "] * len(df)) + pd.Series(rows).astype(str) + ": "
+        + pd.Series(columns) + " " + pd.Series(shown) + " " + pd.Series(phrases) + " ("
+        + pd.Series(reasons) + "); correct the source or drop the row"
+    )
+    return pa.table(
+        {
+            "table": [table_name] * len(df),
+            "file": [file] * len(df),
+            "row": rows,
+            "column": columns,
+            "value": values,
+            "reason": reasons,
+            "message": message.to_numpy(),
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
 
 
 def _sql_type(dtype: pa.DataType) -> str:
