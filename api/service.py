@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,7 +107,6 @@ def analyze(
 ) -> AnalyzeResult:
     """Project the store into igraph, compute metrics and communities, tag, persist as a run."""
     from graph.analysis import analyze_graph
-
     from graph.build import build_interaction_graph
     from graph.params import AnalysisParams
     from tagging import compute_features, default_catalog, evaluate, load_rules, merge_catalogs
@@ -123,6 +122,12 @@ def analyze(
     say("projection", 0.0)
     ids = store.customer_ids()
     relations = store.read_table("relations", ["src_id", "dst_id", "type", "occurred_at", "count"])
+    transactions = store.read_table("transactions")
+    events = store.read_table("events")
+    if params.as_of is None:
+        # one reference time for decay and for every feature window: the newest event in
+        # the data, so re-analysing the same data gives the same numbers on any day
+        params = replace(params, as_of=_newest(relations, transactions, events))
     g = build_interaction_graph(
         ids,
         relations,
@@ -130,7 +135,6 @@ def analyze(
         half_life_days=params.half_life_days,
         as_of=params.as_of,
     )
-    del relations
     timings["projection"] = time.perf_counter() - t
     say("projection", 1.0)
 
@@ -155,10 +159,13 @@ def analyze(
     say("tagging", 0.0)
     features = compute_features(
         store.read_table("customers"),
-        store.read_table("transactions"),
-        store.read_table("events"),
+        transactions,
+        events,
         result.metrics,
+        as_of=params.as_of,
+        relations=relations.select(["src_id", "dst_id", "type"]),
     )
+    del relations, transactions, events
     assignments = evaluate(catalog, features, run_id=run.run_id)
     timings["tagging"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -166,6 +173,14 @@ def analyze(
     timings["persist_tags"] = time.perf_counter() - t
     say("tagging", 1.0)
     return AnalyzeResult(run=run, timings={k: round(v, 3) for k, v in timings.items()})
+
+
+def _newest(*tables) -> datetime | None:
+    import pyarrow.compute as pc
+
+    stamps = [pc.max(t.column("occurred_at")).as_py() for t in tables if t.num_rows]
+    stamps = [x for x in stamps if x is not None]
+    return max(stamps) if stamps else None
 
 
 def catalog_frame(catalog, assignments: pd.DataFrame) -> pd.DataFrame:

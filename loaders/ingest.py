@@ -46,8 +46,8 @@ class LoadReport:
         return sum(t.quarantined for t in self.tables.values())
 
 
-def read_folder(folder: Path) -> dict[str, RawTable]:
-    """Check every file's presence and header first, then read them all.
+def check_folder(folder: Path) -> dict[str, Path]:
+    """Find the four files and check their headers, before any row is read.
 
     Raises
     ------
@@ -56,7 +56,7 @@ def read_folder(folder: Path) -> dict[str, RawTable]:
     paths = {name: find_table_file(folder, name) for name in TABLES}
     for name, path in paths.items():
         check_columns(name, path, read_header(path))
-    return {name: read_raw(name, path) for name, path in paths.items()}
+    return paths
 
 
 def frames_to_raw(frames: Mapping[str, pd.DataFrame]) -> dict[str, RawTable]:
@@ -83,35 +83,53 @@ def frames_to_raw(frames: Mapping[str, pd.DataFrame]) -> dict[str, RawTable]:
     return out
 
 
-def validate_all(raw: dict[str, RawTable], known: pa.Array) -> dict[str, LoadResult]:
-    results: dict[str, LoadResult] = {}
-    cust = raw["customers"]
-    res = validate_table("customers", cust.table, file=cust.path.name)
-    results["customers"] = res
-    known_all = pa.concat_arrays(
-        [known.cast(pa.string()), res.valid.column("customer_id").combine_chunks()]
-    )
-    for name in ("relations", "transactions", "events"):
-        r = raw[name]
-        results[name] = validate_table(name, r.table, file=r.path.name, known_customers=known_all)
-    return results
+def validate_all(
+    read: Callable[[str], RawTable], known: pa.Array, progress: Progress | None = None
+) -> dict[str, tuple[LoadResult, pa.Table]]:
+    """Read and validate each table in turn; only typed good rows are kept in memory.
+
+    Customers come first: references may name valid customers of this same load.
+    Returns, per table, the validation result and the rows the reader could not split.
+    """
+    say = progress or (lambda stage, detail: None)
+    out: dict[str, tuple[LoadResult, pa.Table]] = {}
+    known_all = known.cast(pa.string())
+    for name in TABLES:
+        say("validate", name)
+        raw = read(name)
+        res = validate_table(
+            name,
+            raw.table,
+            file=raw.path.name,
+            known_customers=None if name == "customers" else known_all,
+        )
+        out[name] = (res, raw.malformed)
+        del raw
+        if name == "customers":
+            known_all = pa.concat_arrays(
+                [known_all, res.valid.column("customer_id").combine_chunks()]
+            )
+    return out
 
 
-def load_raw(
+def load_tables(
     store: GraphStore,
-    raw: dict[str, RawTable],
+    read: Callable[[str], RawTable],
     *,
     quarantine_dir: Path | None,
     progress: Progress | None = None,
 ) -> LoadReport:
-    """Validate and upsert already-read tables; write quarantine files."""
+    """Validate every table, then upsert them and write the quarantine files.
+
+    Nothing is written until every table has been read and validated, so an unreadable
+    file leaves the store untouched.
+    """
     say = progress or (lambda stage, detail: None)
-    say("validate", "checking every row against the contract")
-    results = validate_all(raw, store.customer_ids())
+    results = validate_all(read, store.customer_ids(), progress)
     report = LoadReport()
     for name in TABLES:
-        res = results[name]
-        bad = pa.concat_tables([raw[name].malformed, res.quarantined]).sort_by("row")
+        res, malformed = results.pop(name)
+        bad = pa.concat_tables([malformed, res.quarantined]).sort_by("row")
         say("write", f"{name}: {res.valid.num_rows:,} rows")
         if name == "customers":
             counts = store.upsert_customers(res.valid)
@@ -124,6 +142,7 @@ def load_raw(
             inserted=counts.inserted,
             updated=counts.updated,
         )
+        del res
         if bad.num_rows:
             report.reasons[name] = {
                 r["values"]: r["counts"] for r in pc.value_counts(bad.column("reason")).to_pylist()
@@ -154,19 +173,23 @@ def load_folder(
         File-level problems; nothing has been written.
     """
     folder = Path(folder)
-    say = progress or (lambda stage, detail: None)
-    say("read", str(folder))
-    raw = read_folder(folder)
+    paths = check_folder(folder)
     if quarantine_dir is None:
         quarantine_dir = _default_quarantine_dir(folder)
-    return load_raw(store, raw, quarantine_dir=quarantine_dir, progress=progress)
+    return load_tables(
+        store,
+        lambda name: read_raw(name, paths[name]),
+        quarantine_dir=quarantine_dir,
+        progress=progress,
+    )
 
 
 def load_frames(
     store: GraphStore, frames: Mapping[str, pd.DataFrame], *, quarantine_dir: Path | None = None
 ) -> LoadReport:
     """Load pandas DataFrames (one per table) exactly as files would be loaded."""
-    return load_raw(store, frames_to_raw(frames), quarantine_dir=quarantine_dir)
+    raw = frames_to_raw(frames)
+    return load_tables(store, raw.__getitem__, quarantine_dir=quarantine_dir)
 
 
 def _default_quarantine_dir(folder: Path) -> Path:

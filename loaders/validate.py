@@ -186,6 +186,8 @@ def validate_table(
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
+        # rows carry their own number, so DuckDB need not keep order (less memory)
+        con.execute("SET preserve_insertion_order = false")
         con.register("raw_in", raw)
         known = known_customers if known_customers is not None else pa.array([], pa.string())
         con.register("known_in", pa.table({"customer_id": known}))
@@ -234,9 +236,17 @@ def _quarantine_rows(
     shown = ["(empty)" if v is None else repr(v) for v in values]
     rows = df["_row"].to_numpy()
     message = (
-        pd.Series([f"{file} row "] * len(df)) + pd.Series(rows).astype(str) + ": "
-        + pd.Series(columns) + " " + pd.Series(shown) + " " + pd.Series(phrases) + " ("
-        + pd.Series(reasons) + "); correct the source or drop the row"
+        pd.Series([f"{file} row "] * len(df))
+        + pd.Series(rows).astype(str)
+        + ": "
+        + pd.Series(columns)
+        + " "
+        + pd.Series(shown)
+        + " "
+        + pd.Series(phrases)
+        + " ("
+        + pd.Series(reasons)
+        + "); correct the source or drop the row"
     )
     return pa.table(
         {

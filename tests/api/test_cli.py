@@ -21,16 +21,8 @@ def _run(*args: str):
 
 
 @pytest.fixture(scope="module")
-def analysed_store(tmp_path_factory, small_csv_dir) -> str:
-    d = tmp_path_factory.mktemp("cli")
-    uri = f"duckdb:///{d / 'cli.duckdb'}"
-    res = _run(
-        "load", str(small_csv_dir), "--store", uri, "--json", "--quarantine-dir", str(d / "q")
-    )
-    assert res.exit_code == 0, res.output
-    res = _run("analyze", "--store", uri, "--json")
-    assert res.exit_code == 0, res.output
-    return uri
+def analysed_store(analysed_store_uri) -> str:
+    return analysed_store_uri
 
 
 def test_load_json_accounts_for_every_row(tmp_path):
