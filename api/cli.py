@@ -359,6 +359,19 @@ def segment(
         out.print(f"  {c}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    store: StoreOpt = None,
+) -> None:
+    """Serve the HTTP API (FastAPI on uvicorn, one worker); keys from GUANXI_API_KEYS."""
+    from api.app import serve as run_server
+
+    with _errors():
+        run_server(host, port, store)
+
+
 # --- demo and bench -------------------------------------------------------------------------
 @app.command()
 def demo(
