@@ -228,7 +228,8 @@ class DuckDBStore:
             con.execute("BEGIN")
             con.execute("DELETE FROM tag_assignments WHERE run_id = ?", [run_id])
             con.execute("DELETE FROM tag_catalog WHERE run_id = ?", [run_id])
-            con.execute("INSERT INTO tag_assignments BY NAME SELECT * FROM _a")
+            # stored in customer order: a profile lookup then touches one row group (zonemaps)
+            con.execute("INSERT INTO tag_assignments BY NAME SELECT * FROM _a ORDER BY customer_id")
             con.execute(
                 "INSERT INTO tag_catalog BY NAME SELECT k.*, coalesce(n.customers, 0) AS customers "
                 "FROM _cat k LEFT JOIN (SELECT tag_id, count(*) AS customers FROM _a "
