@@ -29,8 +29,15 @@ app = typer.Typer(
 )
 metrics_app = typer.Typer(help="Per-customer metrics of a run.", no_args_is_help=True)
 tags_app = typer.Typer(help="Tag catalog, coverage and history.", invoke_without_command=True)
+neo4j_app = typer.Typer(help="Neo4j: a local server, Cypher statements, Browser kit.",
+                        no_args_is_help=True)
+neo4j_local_app = typer.Typer(help="A real local Neo4j 5.26 built from Maven Central.",
+                              no_args_is_help=True)
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(tags_app, name="tags")
+app.add_typer(neo4j_app, name="neo4j")
+neo4j_app.add_typer(neo4j_local_app, name="local")
+DirOpt = Annotated[Path, typer.Option("--dir", help="Server folder (data kept across restarts).")]
 
 out = Console()
 err = Console(stderr=True)
@@ -370,6 +377,70 @@ def serve(
 
     with _errors():
         run_server(host, port, store)
+
+
+# --- neo4j --------------------------------------------------------------------------------
+@neo4j_local_app.command("start")
+def neo4j_local_start(
+    dir: DirOpt = Path(".neo4j"),
+    bolt_port: Annotated[int, typer.Option(help="Bolt port on 127.0.0.1.")] = 7687,
+    http_port: Annotated[int, typer.Option(help="HTTP port (Browser at /browser/).")] = 7474,
+    gds: Annotated[bool, typer.Option("--gds", help="Add Graph Data Science 2.13.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a local Neo4j server in the background and wait until Bolt accepts a login."""
+    from graph.store import neo4j_local
+
+    with _errors():
+        neo4j_local.check_prerequisites()
+        if not as_json:
+            err.print("starting Neo4j (first use builds the server from Maven Central)...")
+        info = neo4j_local.start(dir, bolt_port=bolt_port, http_port=http_port, gds=gds)
+    if as_json:
+        _dump(info)
+        return
+    out.print(f"Neo4j running (pid {info['pid']}): {info['bolt_uri']}")
+    out.print(f"Browser: {info['http_uri']}/browser/   user neo4j, password in {dir}/password")
+    out.print(f"  export NEO4J_USER=neo4j NEO4J_PASSWORD=$(cat {dir}/password)")
+    out.print(f"  guanxi load DIR --store {info['bolt_uri']}")
+
+
+@neo4j_local_app.command("stop")
+def neo4j_local_stop(dir: DirOpt = Path(".neo4j")) -> None:
+    """Stop the local server cleanly."""
+    from graph.store import neo4j_local
+
+    with _errors():
+        was = neo4j_local.stop(dir)
+    out.print("stopped" if was else "not running")
+
+
+@neo4j_local_app.command("status")
+def neo4j_local_status(dir: DirOpt = Path(".neo4j"), as_json: JsonOpt = False) -> None:
+    """Whether the local server runs, and where."""
+    from graph.store import neo4j_local
+
+    with _errors():
+        info = neo4j_local.status(dir)
+    info = {k: v for k, v in info.items() if k != "password"}
+    if as_json:
+        _dump(info)
+    else:
+        out.print(info)
+
+
+@neo4j_app.command("statements")
+def neo4j_statements(as_json: JsonOpt = False) -> None:
+    """Every Cypher statement guanxi can send, taken from the store code itself."""
+    from graph.store.neo4j_store import all_statements
+
+    stmts = all_statements()
+    if as_json:
+        _dump(stmts)
+        return
+    for st in stmts:
+        out.print(f"[bold]{st['name']}[/bold]  params: {', '.join(st['parameters'])}")
+        out.print(st["cypher"], highlight=False)
 
 
 # --- demo and bench -------------------------------------------------------------------------
