@@ -122,12 +122,17 @@ def analyze(
     say("projection", 0.0)
     ids = store.customer_ids()
     relations = store.read_table("relations", ["src_id", "dst_id", "type", "occurred_at", "count"])
-    transactions = store.read_table("transactions")
-    events = store.read_table("events")
     if params.as_of is None:
         # one reference time for decay and for every feature window: the newest event in
         # the data, so re-analysing the same data gives the same numbers on any day
-        params = replace(params, as_of=_newest(relations, transactions, events))
+        params = replace(
+            params,
+            as_of=_newest(
+                relations,
+                store.read_table("transactions", ["occurred_at"]),
+                store.read_table("events", ["occurred_at"]),
+            ),
+        )
     g = build_interaction_graph(
         ids,
         relations,
@@ -135,10 +140,12 @@ def analyze(
         half_life_days=params.half_life_days,
         as_of=params.as_of,
     )
+    del relations  # the graph holds what the metrics need; keep the peak low at 1M
     timings["projection"] = time.perf_counter() - t
     say("projection", 1.0)
 
     result = analyze_graph(g, params, progress=lambda stage, frac: say("graph metrics", frac))
+    del g
     timings.update({f"graph.{k}": v for k, v in result.stats.get("timings", {}).items()})
 
     now = datetime.now(UTC)
@@ -159,13 +166,12 @@ def analyze(
     say("tagging", 0.0)
     features = compute_features(
         store.read_table("customers"),
-        transactions,
-        events,
+        store.read_table("transactions"),
+        store.read_table("events"),
         result.metrics,
         as_of=params.as_of,
-        relations=relations.select(["src_id", "dst_id", "type"]),
+        relations=store.read_table("relations", ["src_id", "dst_id", "type"]),
     )
-    del relations, transactions, events
     assignments = evaluate(catalog, features, run_id=run.run_id)
     timings["tagging"] = time.perf_counter() - t
     t = time.perf_counter()
