@@ -443,6 +443,21 @@ def neo4j_statements(as_json: JsonOpt = False) -> None:
         out.print(st["cypher"], highlight=False)
 
 
+@neo4j_app.command("browser-kit")
+def neo4j_browser_kit(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write into.")] = Path(
+        "guanxi-browser-kit"
+    ),
+) -> None:
+    """Write the Neo4j Browser stylesheet (.grass) and saved queries (.cypher)."""
+    from graph.store.browser_kit import write_browser_kit
+
+    for p in write_browser_kit(out_dir):
+        out.print(f"wrote {p}")
+    out.print("In Neo4j Browser: drag guanxi.grass onto the window (or :style), and add each "
+              ".cypher file to Favorites; set its parameters with :param first.")
+
+
 # --- demo and bench -------------------------------------------------------------------------
 @app.command()
 def demo(
