@@ -1,0 +1,152 @@
+"""Building the interaction graph: weights by hand, collapse, referral subgraph, counts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from graph.build import (
+    DEFAULT_TYPE_WEIGHTS,
+    UNLISTED_TYPE_WEIGHT,
+    build_interaction_graph,
+    edge_arrays,
+)
+from graph.errors import ConfigError
+
+
+def relations(rows: list[tuple]) -> pa.Table:
+    src, dst, typ, at, count = zip(*rows, strict=True)
+    return pa.table(
+        {
+            "src_id": pa.array(src, pa.string()),
+            "dst_id": pa.array(dst, pa.string()),
+            "type": pa.array(typ, pa.string()),
+            "occurred_at": pa.array(at, pa.timestamp("us")),
+            "count": pa.array(count, pa.int64()),
+        }
+    )
+
+
+D0 = datetime(2024, 7, 1)  # the latest interaction: the default as_of
+D180 = datetime(2024, 1, 3)  # 180 days earlier: one half-life
+D360 = datetime(2023, 7, 7)  # 360 days earlier: two half-lives
+
+ROWS = [
+    ("a", "b", "like", D0, 2),  # 0.5 * 2 * 1
+    ("a", "b", "referral", D180, 1),  # 5 * 1 * 0.5 -- collapses with the like
+    ("b", "a", "message", D360, None),  # 1.5 * 1 (null count) * 0.25
+    ("a", "zz", "like", D0, 1),  # unknown dst: dropped, counted
+    ("c", "c", "message", D0, 1),  # self-loop: dropped, counted
+    ("d", "a", "gift", D180, 4),  # unlisted type: weight 1 * 4 * 0.5
+    ("c", "d", "referral", D0, 3),  # 5 * 3
+]
+
+
+@pytest.fixture
+def tiny():
+    return build_interaction_graph(pa.array(["d", "c", "b", "a", "b"]), relations(ROWS))
+
+
+def edge_map(g) -> dict:
+    src, dst, w = edge_arrays(g)
+    return {(int(s), int(d)): float(x) for s, d, x in zip(src, dst, w, strict=True)}
+
+
+def test_ids_sorted_unique_and_lookup(tiny) -> None:
+    assert tiny.ids.tolist() == ["a", "b", "c", "d"]
+    assert tiny.n == tiny.graph.vcount() == tiny.referral.vcount() == 4
+    assert tiny.index_of(np.array(["d", "nobody", "a"], dtype=object)).tolist() == [3, -1, 0]
+    assert tiny.index_of(pa.array(["b"])).tolist() == [1]
+
+
+def test_weights_decay_type_and_collapse(tiny) -> None:
+    a, b, c, d = range(4)
+    assert edge_map(tiny.graph) == pytest.approx(
+        {
+            (a, b): 0.5 * 2 + 5 * 0.5,
+            (b, a): 1.5 * 0.25,
+            (c, d): 5 * 3,
+            (d, a): UNLISTED_TYPE_WEIGHT * 4 * 0.5,
+        }
+    )
+    inter = dict(zip(tiny.graph.get_edgelist(), tiny.graph.es["interactions"], strict=True))
+    assert inter == {(a, b): 3, (b, a): 1, (c, d): 3, (d, a): 4}
+    assert edge_map(tiny.referral) == {(a, b): 1.0, (c, d): 3.0}
+
+
+def test_undirected_view_sums_both_directions(tiny) -> None:
+    und = tiny.undirected()
+    assert not und.is_directed()
+    assert und is tiny.undirected()  # cached
+    assert edge_map(und) == pytest.approx({(0, 1): 3.5 + 0.375, (2, 3): 15.0, (0, 3): 2.0})
+    assert und.es["interactions"] == [4, 4, 3]
+
+
+def test_dropped_rows_are_counted(tiny) -> None:
+    assert tiny.stats["relations_total"] == 7
+    assert tiny.stats["relations_used"] == 5
+    assert tiny.stats["relations_dropped_unknown_id"] == 1
+    assert tiny.stats["relations_dropped_self_loop"] == 1
+    assert tiny.stats["relations_unlisted_type"] == 1
+    assert tiny.stats["as_of"] == "2024-07-01T00:00:00"
+
+
+def test_explicit_as_of_and_future_rows_clip_to_age_zero() -> None:
+    rows = [("a", "b", "transfer", D0, 1), ("b", "a", "transfer", D360, 1)]
+    g = build_interaction_graph(
+        pa.array(["a", "b"]), relations(rows), as_of=D180, half_life_days=180
+    )
+    # a->b is dated after as_of: counts as fresh (3), not more than fresh.
+    assert edge_map(g.graph) == pytest.approx({(0, 1): 3.0, (1, 0): 3.0 * 0.5})
+
+
+def test_type_weight_override_merges_with_defaults() -> None:
+    rows = [("a", "b", "like", D0, 1), ("b", "a", "family", D0, 1)]
+    g = build_interaction_graph(pa.array(["a", "b"]), relations(rows), type_weights={"like": 2})
+    assert edge_map(g.graph) == {(0, 1): 2.0, (1, 0): DEFAULT_TYPE_WEIGHTS["family"]}
+    assert DEFAULT_TYPE_WEIGHTS["referral"] > DEFAULT_TYPE_WEIGHTS["like"]
+
+
+def test_missing_count_column_and_no_relations() -> None:
+    rel = relations([("a", "b", "share", D0, 1)]).drop_columns(["count"])
+    g = build_interaction_graph(np.array(["a", "b", "c"], dtype=object), rel)
+    assert edge_map(g.graph) == {(0, 1): 2.0}
+    empty = build_interaction_graph(pa.array(["x"]), rel.slice(0, 0))
+    assert empty.graph.ecount() == 0 and empty.undirected().ecount() == 0
+    assert empty.stats["relations_total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [({"half_life_days": 0}, "half_life_days"), ({"type_weights": {"like": -1}}, "type_weights")],
+)
+def test_bad_parameters_raise_config_error(kwargs: dict, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        build_interaction_graph(pa.array(["a"]), relations([("a", "a", "like", D0, 1)]), **kwargs)
+
+
+def test_vectorised_build_handles_many_rows_quickly() -> None:
+    rng = np.random.default_rng(0)
+    n, m = 20_000, 300_000
+    ids = np.array([f"C{i:06d}" for i in range(n)], dtype=object)
+    src, dst = rng.integers(0, n, m), rng.integers(0, n, m)
+    rel = pa.table(
+        {
+            "src_id": pa.array(ids[src]),
+            "dst_id": pa.array(ids[dst]),
+            "type": pa.array(np.array(["like", "referral", "transfer"])[rng.integers(0, 3, m)]),
+            "occurred_at": pa.array(
+                np.datetime64("2024-01-01", "us") + rng.integers(0, 10**13, m).astype("m8[us]")
+            ),
+        }
+    )
+    g = build_interaction_graph(pa.array(ids), rel)
+    expected = np.unique(src[src != dst] * n + dst[src != dst]).size
+    assert g.graph.ecount() == expected
+    assert g.stats["relations_used"] == int((src != dst).sum())
+    total_w = np.asarray(g.graph.es["weight"]).sum()
+    assert g.undirected().es["weight"] == pytest.approx(g.undirected().es["weight"])
+    assert np.sum(g.undirected().es["weight"]) == pytest.approx(total_w)
