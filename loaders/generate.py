@@ -204,10 +204,7 @@ def generate(
     reg_us = as_of_us - (tenure_days * _DAY_US).astype(np.int64)
 
     # --- interactions: heavy-tailed senders and receivers, mostly within community --------
-    # active customers cluster: some circles (a sales team, an investment club) are busier
-    # than others, so the most active senders often share an audience
-    comm_activity = rng.lognormal(0.0, 1.0, n_comm)
-    activity = (rng.pareto(1.8, n) + 0.2) * comm_activity[comm]
+    activity = rng.pareto(1.8, n) + 0.2
     popularity = rng.pareto(1.6, n) + 0.2
     m = int(n * relations_per_customer)
     src = rng.choice(n, m, p=activity / activity.sum())
