@@ -1,0 +1,1175 @@
+"""The production store: a Neo4j 5 server over Bolt. Every Cypher string of the project lives here.
+
+Graph model (what an analyst sees in Neo4j Browser)::
+
+    (:Customer {customer_id, name, ..., birth_date: Date, registered_at: LocalDateTime,
+                <metrics of the latest run>, metrics_run_id, community_id})
+    (:Customer)-[:REFERRAL|TRANSFER|LIKE|COMMENT|SHARE|MESSAGE|FAMILY|COLLEAGUE
+                 {occurred_at: LocalDateTime, amount, count, channel, attributes}]->(:Customer)
+    (:Customer)-[:HAS_TRANSACTION]->(:Transaction {key, customer_id, occurred_at, amount, ...})
+    (:Customer)-[:HAS_EVENT]->(:Event {key, customer_id, occurred_at, event_type, ...})
+    (:Customer)-[:IN_COMMUNITY]->(:Community {run_id, community_id, size, density, ...})
+    (:Customer)-[:HAS_TAG {run_id, score, reason}]->(:Tag {tag_id, name_zh, name_en, ...})
+    (:Run {run_id, created_at, params, input_counts, stats, catalog, ...})
+    plus the social and risk tags of the latest run as labels (:OpinionLeader, :Bridge, ...)
+
+Choices, and why
+----------------
+Relations are typed relationships, one relationship per input row, typed by the relation type in
+upper case (``referral`` -> ``:REFERRAL``). The natural key (src, dst, type, occurred_at) is the
+pattern itself: ``MERGE (a)-[r:TYPE {occurred_at: ...}]->(b)`` after matching both endpoints
+through the unique ``customer_id`` constraint, so reloading never duplicates an edge and the
+summary counter ``relationships_created`` is exactly the "inserted" count the loader reports.
+Relationship types and labels cannot be Cypher parameters; they are interpolated into statement
+templates only from the fixed whitelists below (:data:`REL_TYPES`, :data:`TAG_LABELS`), asserted
+in :meth:`Statement.render`.
+
+Transactions and events are nodes linked to their customer. Their natural key contains nullable
+columns (category, brand, device_id, ...), which Neo4j cannot MERGE on, so the store computes
+one ``key`` string per row in Arrow (nulls marked, columns joined by a control character),
+holds it under a uniqueness constraint, drops duplicates inside a batch in Arrow, and CREATEs only
+rows whose key is absent. Nodes rather than arrays on the customer keep a load append-only (no
+rewriting of a growing list property) and make ``read_table`` exact, row for row.
+
+Times are stored as Neo4j temporal values (LocalDateTime in UTC, Date) so that Browser shows
+them readably; they travel over Bolt as epoch microseconds / epoch days and are converted inside
+Cypher, which keeps the Python side columnar (no ``datetime`` object per row).
+
+Writes go through the driver's managed transactions (``session.execute_write``) in client-side
+batches of ``batch_size`` rows (default 20,000; ``GUANXI_NEO4J_BATCH_SIZE``), so the driver
+retries transient failures; we add no retry loop. ``CALL {...} IN TRANSACTIONS`` would need
+auto-commit transactions, which the driver does not retry.
+
+Run history: ``:Run`` nodes are kept for every run (they are the provenance record). Metric
+properties, ``IN_COMMUNITY`` membership, ``:Community`` nodes and the tag labels reflect the
+latest run only; writing a run replaces them (old ``:Community`` nodes are deleted with their
+membership, so none is left orphaned). ``HAS_TAG`` relationships carry ``run_id`` and are kept
+for the last ``history_runs`` runs (default 3; ``GUANXI_NEO4J_HISTORY_RUNS``) so that
+``guanxi tags diff`` can compare recent runs; older runs' assignments are deleted, together with
+``:Tag`` nodes no longer used. Reading metrics or communities of an older run raises
+:class:`RunResultsUnavailable` (a :class:`~graph.errors.RunNotFound`) that says so; reading the
+tags of a pruned run raises it too. The per-run tag catalog (with counts) is kept on the
+``:Run`` node, so ``read_catalog`` works for every run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from graph.errors import CustomerNotFound, RunNotFound, StoreError, StoreUnavailable
+from graph.model import NATURAL_KEYS, RELATION_TYPES, SCHEMAS, TABLES, RunInfo
+from graph.store.base import EgoNetwork, UpsertCounts
+
+__all__ = [
+    "REL_TYPES",
+    "TAG_LABELS",
+    "Neo4jStore",
+    "RunResultsUnavailable",
+    "Statement",
+    "all_statements",
+]
+
+DEFAULT_BATCH_SIZE = 20_000
+DEFAULT_HISTORY_RUNS = 3
+
+#: Relationship type of each relation type: the only relationship types a template may take.
+REL_TYPES: dict[str, str] = {t: t.upper() for t in RELATION_TYPES}
+
+#: Tag ids written back as node labels (latest run only), for styling in Neo4j Browser.
+TAG_LABELS: dict[str, str] = {
+    "opinion_leader": "OpinionLeader",
+    "bridge": "Bridge",
+    "community_core": "CommunityCore",
+    "high_influence": "HighInfluence",
+    "super_referrer": "SuperReferrer",
+    "socially_active": "SociallyActive",
+    "socially_isolated": "SociallyIsolated",
+    "fraud_risk": "FraudRisk",
+    "credit_risk": "CreditRisk",
+    "churn_risk": "ChurnRisk",
+    "complaint_risk": "ComplaintRisk",
+}
+
+_IDENT = re.compile(r"^[A-Z][A-Za-z_]*$")
+_ANY_REL = "|".join(REL_TYPES.values())
+
+# --- Cypher fragments: epoch micros / days <-> temporal values --------------------------------
+
+
+def _ts_in(x: str) -> str:
+    """Epoch microseconds -> LocalDateTime (UTC wall clock); floor division for pre-1970."""
+    return (
+        f"CASE WHEN {x} IS NULL THEN null ELSE localdatetime({{datetime: datetime({{"
+        f"epochSeconds: {x} / 1000000 - CASE WHEN {x} % 1000000 < 0 THEN 1 ELSE 0 END, "
+        f"nanosecond: (({x} % 1000000) + 1000000) % 1000000 * 1000}})}}) END"
+    )
+
+
+def _ts_out(x: str) -> str:
+    return (
+        f"CASE WHEN {x} IS NULL THEN null ELSE "
+        f"datetime({{datetime: {x}, timezone: 'UTC'}}).epochSeconds * 1000000 + {x}.microsecond END"
+    )
+
+
+def _date_in(x: str) -> str:
+    return (
+        f"CASE WHEN {x} IS NULL THEN null ELSE "
+        f"date({{year: 1970, month: 1, day: 1}}) + duration({{days: {x}}}) END"
+    )
+
+
+def _date_out(x: str) -> str:
+    return (
+        f"CASE WHEN {x} IS NULL THEN null ELSE "
+        f"duration.inDays(date({{year: 1970, month: 1, day: 1}}), {x}).days END"
+    )
+
+
+def _value_in(col: str, typ: pa.DataType, param: str) -> str:
+    if typ == pa.timestamp("us"):
+        return _ts_in(param)
+    if typ == pa.date32():
+        return _date_in(param)
+    return param
+
+
+def _value_out(col: str, typ: pa.DataType, var: str) -> str:
+    ref = f"{var}.{col}"
+    if typ == pa.timestamp("us"):
+        return _ts_out(ref)
+    if typ == pa.date32():
+        return _date_out(ref)
+    return ref
+
+
+# --- the statement registry --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One Cypher statement the store sends, defined once and executed from here.
+
+    ``cypher`` may hold the placeholder ``__REL__`` (a relationship type from
+    :data:`REL_TYPES`) or ``__LABEL__`` (a label from :data:`TAG_LABELS`); nothing else is
+    ever interpolated, everything else is a ``$parameter``.
+    """
+
+    name: str
+    cypher: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def placeholder(self) -> str | None:
+        for p in ("__REL__", "__LABEL__"):
+            if p in self.cypher:
+                return p
+        return None
+
+    def render(self, value: str | None = None) -> str:
+        """The Cypher text, with the whitelisted type or label filled in."""
+        ph = self.placeholder
+        if ph is None:
+            assert value is None, f"{self.name} takes no label or type"
+            return self.cypher
+        allowed = REL_TYPES.values() if ph == "__REL__" else TAG_LABELS.values()
+        assert value in allowed and _IDENT.match(value), f"{value!r} is not whitelisted"
+        return self.cypher.replace(ph, value)
+
+    def variants(self) -> list[tuple[str, str]]:
+        """(name, cypher) for every whitelisted value (one entry when not a template)."""
+        ph = self.placeholder
+        if ph is None:
+            return [(self.name, self.cypher)]
+        values = REL_TYPES.values() if ph == "__REL__" else TAG_LABELS.values()
+        return [(f"{self.name}[{v}]", self.render(v)) for v in values]
+
+
+STATEMENTS: dict[str, Statement] = {}
+
+
+def _stmt(name: str, cypher: str, /, **parameters: Any) -> Statement:
+    assert name not in STATEMENTS, f"duplicate statement name {name}"
+    s = Statement(name, " ".join(cypher.split()), parameters)
+    STATEMENTS[name] = s
+    return s
+
+
+def all_statements() -> list[dict]:
+    """Every Cypher statement the project can send, as ``{"name", "cypher", "parameters"}``.
+
+    Templates are expanded for every whitelisted relationship type or label, so the list is
+    exactly what can reach a server (``guanxi neo4j statements --json`` prints it).
+    """
+    out = []
+    for s in STATEMENTS.values():
+        for name, cypher in s.variants():
+            out.append({"name": name, "cypher": cypher, "parameters": dict(s.parameters)})
+    return out
+
+
+_EX_TS = 1_700_000_000_000_000
+_CUST = SCHEMAS["customers"]
+
+SCHEMA_SETUP: tuple[Statement, ...] = (
+    _stmt(
+        "schema.customer_id_unique",
+        "CREATE CONSTRAINT customer_id_unique IF NOT EXISTS "
+        "FOR (c:Customer) REQUIRE c.customer_id IS UNIQUE",
+    ),
+    _stmt(
+        "schema.transaction_key_unique",
+        "CREATE CONSTRAINT transaction_key_unique IF NOT EXISTS "
+        "FOR (t:Transaction) REQUIRE t.key IS UNIQUE",
+    ),
+    _stmt(
+        "schema.event_key_unique",
+        "CREATE CONSTRAINT event_key_unique IF NOT EXISTS FOR (e:Event) REQUIRE e.key IS UNIQUE",
+    ),
+    _stmt(
+        "schema.tag_id_unique",
+        "CREATE CONSTRAINT tag_id_unique IF NOT EXISTS FOR (t:Tag) REQUIRE t.tag_id IS UNIQUE",
+    ),
+    _stmt(
+        "schema.run_id_unique",
+        "CREATE CONSTRAINT run_id_unique IF NOT EXISTS FOR (r:Run) REQUIRE r.run_id IS UNIQUE",
+    ),
+    _stmt(
+        "schema.community_index",
+        "CREATE INDEX community_run_id IF NOT EXISTS "
+        "FOR (k:Community) ON (k.run_id, k.community_id)",
+    ),
+    _stmt(
+        "schema.customer_metrics_run_index",
+        "CREATE INDEX customer_metrics_run IF NOT EXISTS FOR (c:Customer) ON (c.metrics_run_id)",
+    ),
+    _stmt(
+        "schema.has_tag_run_index",
+        "CREATE INDEX has_tag_run IF NOT EXISTS FOR ()-[h:HAS_TAG]-() ON (h.run_id)",
+    ),
+)
+AWAIT_INDEXES = _stmt("schema.await_indexes", "CALL db.awaitIndexes(300)")
+
+# --- input tables ---
+_cust_params = {c: [None] for c in _CUST.names}
+_cust_params.update(customer_id=["C1"], birth_date=[7000], registered_at=[_EX_TS], age=[40])
+UPSERT_CUSTOMERS = _stmt(
+    "customers.upsert",
+    "UNWIND range(0, size($customer_id) - 1) AS i "
+    "WITH $customer_id[i] AS id, {"
+    + ", ".join(f"{c}: {_value_in(c, _CUST.field(c).type, f'${c}[i]')}" for c in _CUST.names[1:])
+    + "} AS props "
+    "OPTIONAL MATCH (c:Customer {customer_id: id}) "
+    "WITH id, props, c, c IS NOT NULL AND NOT all(k IN keys(props) "
+    "  WHERE coalesce(c[k] = props[k], c[k] IS NULL AND props[k] IS NULL)) AS changed "
+    "WHERE c IS NULL OR changed "
+    "MERGE (n:Customer {customer_id: id}) "
+    "SET n += props "
+    "RETURN count(CASE WHEN changed THEN 1 END) AS updated",
+    **_cust_params,
+)
+
+_REL = SCHEMAS["relations"]
+UPSERT_RELATIONS = _stmt(
+    "relations.upsert",
+    "UNWIND range(0, size($src_id) - 1) AS i "
+    "MATCH (a:Customer {customer_id: $src_id[i]}) "
+    "MATCH (b:Customer {customer_id: $dst_id[i]}) "
+    f"MERGE (a)-[r:__REL__ {{occurred_at: {_ts_in('$occurred_at[i]')}}}]->(b) "
+    "ON CREATE SET r.amount = $amount[i], r.count = $count[i], r.channel = $channel[i], "
+    "  r.attributes = $attributes[i]",
+    src_id=["C1"],
+    dst_id=["C2"],
+    occurred_at=[_EX_TS],
+    amount=[10.0],
+    count=[1],
+    channel=["app"],
+    attributes=[None],
+)
+
+
+def _insert_keyed(name: str, label: str, rel: str) -> Statement:
+    schema = SCHEMAS[name]
+    props = ", ".join(
+        f"{c}: {_value_in(c, schema.field(c).type, f'${c}[i]')}" for c in schema.names
+    )
+    params: dict[str, Any] = {c: [None] for c in schema.names}
+    params.update(key=["k"], customer_id=["C1"], occurred_at=[_EX_TS])
+    return _stmt(
+        f"{name}.insert",
+        "UNWIND range(0, size($key) - 1) AS i "
+        "WITH i WHERE NOT EXISTS { MATCH (y:" + label + " {key: $key[i]}) } "
+        "MATCH (c:Customer {customer_id: $customer_id[i]}) "
+        f"CREATE (c)-[:{rel}]->(x:{label} {{key: $key[i], {props}}})",
+        **params,
+    )
+
+
+INSERT_TRANSACTIONS = _insert_keyed("transactions", "Transaction", "HAS_TRANSACTION")
+INSERT_EVENTS = _insert_keyed("events", "Event", "HAS_EVENT")
+
+COUNT_CUSTOMERS = _stmt("counts.customers", "MATCH (c:Customer) RETURN count(c) AS n")
+COUNT_RELATIONS = _stmt("counts.relations", "MATCH ()-[r:__REL__]->() RETURN count(r) AS n")
+COUNT_TRANSACTIONS = _stmt("counts.transactions", "MATCH (t:Transaction) RETURN count(t) AS n")
+COUNT_EVENTS = _stmt("counts.events", "MATCH (e:Event) RETURN count(e) AS n")
+CUSTOMER_IDS = _stmt("customers.ids", "MATCH (c:Customer) RETURN c.customer_id AS id")
+
+
+def _read_all(name: str, match: str, var: str) -> Statement:
+    schema = SCHEMAS[name]
+    ret = ", ".join(f"{_value_out(c, schema.field(c).type, var)} AS {c}" for c in schema.names)
+    return _stmt(f"{name}.read", f"{match} RETURN {ret}")
+
+
+READ_CUSTOMERS = _read_all("customers", "MATCH (c:Customer)", "c")
+READ_TRANSACTIONS = _read_all("transactions", "MATCH (t:Transaction)", "t")
+READ_EVENTS = _read_all("events", "MATCH (e:Event)", "e")
+READ_RELATIONS = _stmt(
+    "relations.read",
+    "MATCH (a:Customer)-[r:__REL__]->(b:Customer) RETURN a.customer_id AS src_id, "
+    f"b.customer_id AS dst_id, {_ts_out('r.occurred_at')} AS occurred_at, r.amount AS amount, "
+    "r.count AS count, r.channel AS channel, r.attributes AS attributes",
+)
+#: The projection's read: only what the interaction graph needs.
+READ_RELATIONS_PROJECTION = _stmt(
+    "relations.read_projection",
+    "MATCH (a:Customer)-[r:__REL__]->(b:Customer) RETURN a.customer_id AS src_id, "
+    f"b.customer_id AS dst_id, {_ts_out('r.occurred_at')} AS occurred_at, r.count AS count",
+)
+GET_CUSTOMER = _stmt(
+    "customers.get",
+    "MATCH (c:Customer {customer_id: $customer_id}) RETURN "
+    + ", ".join(f"{_value_out(c, _CUST.field(c).type, 'c')} AS {c}" for c in _CUST.names),
+    customer_id="C1",
+)
+
+# --- runs: write-back ---
+MERGE_RUN = _stmt(
+    "runs.merge",
+    "MERGE (r:Run {run_id: $run_id}) SET r.created_at = $created_at, r.params = $params, "
+    "r.input_counts = $input_counts, r.stats = $stats, r.metric_columns = $metric_columns, "
+    "r.metric_dtypes = $metric_dtypes, r.community_columns = $community_columns, "
+    "r.community_dtypes = $community_dtypes, r.metrics_kept = true",
+    run_id="r1",
+    created_at="2025-01-01T00:00:00+00:00",
+    params="{}",
+    input_counts="{}",
+    stats="{}",
+    metric_columns=["customer_id"],
+    metric_dtypes="{}",
+    community_columns=["community_id"],
+    community_dtypes="{}",
+)
+MARK_OTHER_RUNS_METRICS_GONE = _stmt(
+    "runs.mark_metrics_gone",
+    "MATCH (r:Run) WHERE r.run_id <> $run_id SET r.metrics_kept = false",
+    run_id="r1",
+)
+DELETE_MEMBERSHIP_BATCH = _stmt(
+    "communities.delete_membership_batch",
+    "MATCH ()-[m:IN_COMMUNITY]->(:Community) WITH m LIMIT $batch DELETE m RETURN count(*) AS n",
+    batch=10000,
+)
+DELETE_COMMUNITIES_BATCH = _stmt(
+    "communities.delete_batch",
+    "MATCH (k:Community) WITH k LIMIT $batch DETACH DELETE k RETURN count(*) AS n",
+    batch=10000,
+)
+CREATE_COMMUNITIES = _stmt(
+    "communities.create",
+    "UNWIND $rows AS row CREATE (k:Community) SET k += row, k.run_id = $run_id",
+    rows=[{"community_id": "0", "size": 3}],
+    run_id="r1",
+)
+WRITE_METRICS = _stmt(
+    "metrics.write",
+    "UNWIND $rows AS row MATCH (c:Customer {customer_id: row.customer_id}) "
+    "SET c += row, c.metrics_run_id = $run_id "
+    "WITH c, row MATCH (k:Community {run_id: $run_id, community_id: row.community_id}) "
+    "CREATE (c)-[:IN_COMMUNITY]->(k)",
+    rows=[{"customer_id": "C1", "community_id": "0", "pagerank": 0.1}],
+    run_id="r1",
+)
+CLEAR_STALE_METRICS_BATCH = _stmt(
+    "metrics.clear_stale_batch",
+    "MATCH (c:Customer) WHERE c.metrics_run_id IS NOT NULL AND c.metrics_run_id <> $run_id "
+    "WITH c LIMIT $batch SET c += $clear RETURN count(*) AS n",
+    run_id="r1",
+    batch=10000,
+    clear={"pagerank": None, "metrics_run_id": None},
+)
+LIST_RUNS = _stmt(
+    "runs.list",
+    "MATCH (r:Run) RETURN r.run_id AS run_id, r.created_at AS created_at, r.params AS params, "
+    "r.input_counts AS input_counts, r.stats AS stats "
+    "ORDER BY r.created_at DESC, r.run_id DESC",
+)
+GET_RUN = _stmt(
+    "runs.get",
+    "MATCH (r:Run {run_id: $run_id}) RETURN r.metrics_kept AS metrics_kept, "
+    "r.tags_kept AS tags_kept, r.metric_columns AS metric_columns, "
+    "r.metric_dtypes AS metric_dtypes, r.community_columns AS community_columns, "
+    "r.community_dtypes AS community_dtypes, r.catalog AS catalog, r.created_at AS created_at",
+    run_id="r1",
+)
+READ_METRICS_ALL = _stmt(
+    "metrics.read_all",
+    "MATCH (c:Customer) WHERE c.metrics_run_id = $run_id "
+    "RETURN [k IN $columns | c[k]] AS v ORDER BY c.customer_id",
+    run_id="r1",
+    columns=["customer_id", "pagerank"],
+)
+READ_METRICS_FOR = _stmt(
+    "metrics.read_for",
+    "UNWIND $customer_ids AS id MATCH (c:Customer {customer_id: id}) "
+    "WHERE c.metrics_run_id = $run_id RETURN [k IN $columns | c[k]] AS v",
+    run_id="r1",
+    columns=["customer_id", "pagerank"],
+    customer_ids=["C1"],
+)
+READ_COMMUNITIES = _stmt(
+    "communities.read",
+    "MATCH (k:Community {run_id: $run_id}) RETURN [x IN $columns | k[x]] AS v "
+    "ORDER BY k.size DESC, k.community_id",
+    run_id="r1",
+    columns=["community_id", "size"],
+)
+TOP_INFLUENCERS = _stmt(
+    "metrics.top_influencers",
+    "MATCH (c:Customer) WHERE c.metrics_run_id = $run_id "
+    "AND ($community_id IS NULL OR c.community_id = $community_id) "
+    "AND ($tag_id IS NULL OR EXISTS { "
+    "  MATCH (c)-[h:HAS_TAG {run_id: $run_id}]->(:Tag {tag_id: $tag_id}) }) "
+    "RETURN [k IN $columns | c[k]] AS v ORDER BY c.influence DESC, c.customer_id "
+    "SKIP $offset LIMIT $limit",
+    run_id="r1",
+    columns=["customer_id", "influence"],
+    community_id=None,
+    tag_id=None,
+    offset=0,
+    limit=10,
+)
+
+# --- tags ---
+DELETE_RUN_TAGS_BATCH = _stmt(
+    "tags.delete_run_batch",
+    "MATCH ()-[h:HAS_TAG]->() WHERE h.run_id = $run_id WITH h LIMIT $batch DELETE h "
+    "RETURN count(*) AS n",
+    run_id="r1",
+    batch=10000,
+)
+MERGE_TAGS = _stmt(
+    "tags.merge_definitions",
+    "UNWIND $rows AS row MERGE (t:Tag {tag_id: row.tag_id}) SET t += row",
+    rows=[{"tag_id": "bridge", "name_zh": "桥梁客户", "name_en": "Bridge"}],
+)
+CREATE_HAS_TAG = _stmt(
+    "tags.create_assignments",
+    "UNWIND $rows AS row MATCH (c:Customer {customer_id: row.customer_id}) "
+    "MATCH (t:Tag {tag_id: row.tag_id}) "
+    "CREATE (c)-[:HAS_TAG {run_id: $run_id, score: row.score, reason: row.reason}]->(t)",
+    rows=[{"customer_id": "C1", "tag_id": "bridge", "score": 1.0, "reason": "r"}],
+    run_id="r1",
+)
+SET_RUN_CATALOG = _stmt(
+    "runs.set_catalog",
+    "MERGE (r:Run {run_id: $run_id}) SET r.catalog = $catalog, r.tags_kept = true",
+    run_id="r1",
+    catalog="[]",
+)
+RUNS_WITH_TAGS = _stmt(
+    "runs.with_tags",
+    "MATCH (r:Run) WHERE r.tags_kept RETURN r.run_id AS run_id "
+    "ORDER BY r.created_at DESC, r.run_id DESC",
+)
+MARK_RUN_TAGS_GONE = _stmt(
+    "runs.mark_tags_gone",
+    "MATCH (r:Run {run_id: $run_id}) SET r.tags_kept = false",
+    run_id="r1",
+)
+DELETE_UNUSED_TAGS = _stmt(
+    "tags.delete_unused",
+    "MATCH (t:Tag) WHERE NOT EXISTS { MATCH ()-[:HAS_TAG]->(t) } AND NOT t.tag_id IN $keep "
+    "DETACH DELETE t",
+    keep=["bridge"],
+)
+REMOVE_LABEL_BATCH = _stmt(
+    "labels.remove_batch",
+    "MATCH (c:__LABEL__) WITH c LIMIT $batch REMOVE c:__LABEL__ RETURN count(*) AS n",
+    batch=10000,
+)
+SET_LABEL = _stmt(
+    "labels.set",
+    "UNWIND $customer_ids AS id MATCH (c:Customer {customer_id: id}) SET c:__LABEL__",
+    customer_ids=["C1"],
+)
+READ_TAGS_RUN = _stmt(
+    "tags.read_run",
+    "MATCH (c:Customer)-[h:HAS_TAG]->(t:Tag) WHERE h.run_id = $run_id "
+    "AND ($tag_id IS NULL OR t.tag_id = $tag_id) "
+    "RETURN c.customer_id AS customer_id, t.tag_id AS tag_id, h.score AS score, "
+    "h.reason AS reason, h.run_id AS run_id "
+    "ORDER BY score DESC, customer_id, tag_id SKIP $offset LIMIT $limit",
+    run_id="r1",
+    tag_id=None,
+    offset=0,
+    limit=100,
+)
+READ_TAGS_CUSTOMER = _stmt(
+    "tags.read_customer",
+    "MATCH (c:Customer {customer_id: $customer_id})-[h:HAS_TAG {run_id: $run_id}]->(t:Tag) "
+    "WHERE $tag_id IS NULL OR t.tag_id = $tag_id "
+    "RETURN c.customer_id AS customer_id, t.tag_id AS tag_id, h.score AS score, "
+    "h.reason AS reason, h.run_id AS run_id "
+    "ORDER BY score DESC, customer_id, tag_id SKIP $offset LIMIT $limit",
+    run_id="r1",
+    customer_id="C1",
+    tag_id=None,
+    offset=0,
+    limit=100,
+)
+
+# --- ego network ---
+EGO_FIRST = _stmt(
+    "ego.first_hop",
+    f"MATCH (c:Customer {{customer_id: $customer_id}})-[r:{_ANY_REL}]-(o:Customer) "
+    "WITH o.customer_id AS other, sum(coalesce(r.count, 1)) AS w "
+    "RETURN other, w ORDER BY w DESC, other LIMIT $limit",
+    customer_id="C1",
+    limit=10,
+)
+EGO_SECOND = _stmt(
+    "ego.second_hop",
+    f"UNWIND $frontier AS fid MATCH (f:Customer {{customer_id: fid}})-[r:{_ANY_REL}]-(o:Customer) "
+    "WHERE NOT o.customer_id IN $exclude "
+    "WITH o.customer_id AS other, sum(coalesce(r.count, 1)) AS w "
+    "RETURN other, w ORDER BY w DESC, other LIMIT $limit",
+    frontier=["C2"],
+    exclude=["C1", "C2"],
+    limit=10,
+)
+EGO_EDGES = _stmt(
+    "ego.edges",
+    f"UNWIND $ids AS sid MATCH (a:Customer {{customer_id: sid}})-[r:{_ANY_REL}]->(b:Customer) "
+    "WHERE b.customer_id IN $ids "
+    "RETURN a.customer_id AS src_id, b.customer_id AS dst_id, toLower(type(r)) AS type, "
+    "count(*) AS interactions, sum(coalesce(r.count, 1)) AS weight "
+    "ORDER BY weight DESC, src_id, dst_id, type",
+    ids=["C1", "C2"],
+)
+
+# --- maintenance ---
+DELETE_ALL_RELS_BATCH = _stmt(
+    "admin.delete_all_relationships_batch",
+    "MATCH ()-[r]->() WITH r LIMIT $batch DELETE r RETURN count(*) AS n",
+    batch=10000,
+)
+DELETE_ALL_BATCH = _stmt(
+    "admin.delete_all_batch",
+    "MATCH (n) WITH n LIMIT $batch DETACH DELETE n RETURN count(*) AS n",
+    batch=10000,
+)
+COUNT_ORPHAN_COMMUNITIES = _stmt(
+    "admin.orphan_communities",
+    "MATCH (k:Community) WHERE NOT EXISTS { MATCH ()-[:IN_COMMUNITY]->(k) } RETURN count(k) AS n",
+)
+
+
+class RunResultsUnavailable(RunNotFound):
+    """The run exists, but this store no longer keeps the results asked for."""
+
+    def __init__(self, run_id: str, what: str, detail: str) -> None:
+        StoreError.__init__(self, f"run {run_id!r}: {what} no longer kept in Neo4j; {detail}")
+        self.run_id = run_id
+
+
+# --- the store ---------------------------------------------------------------------------------
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def _column_lists(table: pa.Table) -> dict[str, list]:
+    """Columns as Python lists for Bolt, temporal columns as epoch micros / days."""
+    out = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_timestamp(col.type):
+            col = col.cast(pa.timestamp("us")).cast(pa.int64())
+        elif pa.types.is_date32(col.type):
+            col = col.cast(pa.int32())
+        out[name] = col.to_pylist()
+    return out
+
+
+def _natural_key(table: pa.Table, name: str) -> pa.Array:
+    """One string per row identifying it by its natural key (nulls distinct from '')."""
+    parts = []
+    for k in NATURAL_KEYS[name]:
+        col = table.column(k)
+        if pa.types.is_timestamp(col.type):
+            col = col.cast(pa.int64())
+        s = pc.cast(col, pa.string())
+        parts.append(pc.fill_null(pc.binary_join_element_wise("v", s, ""), "\x00"))
+    return pc.binary_join_element_wise(*parts, "\x1f").combine_chunks()
+
+
+def _dedup_first(table: pa.Table, key: pa.Array) -> tuple[pa.Table, pa.Array]:
+    """Rows with a key not seen earlier in the batch (first occurrence wins)."""
+    idx = pa.table({"k": key, "i": pa.array(np.arange(len(key)))})
+    first = idx.group_by("k", use_threads=False).aggregate([("i", "min")]).column("i_min")
+    order = pc.sort_indices(first)
+    take = pc.take(first, order)
+    return table.take(take), key.take(take)
+
+
+class Neo4jStore:
+    """GraphStore over a Neo4j 5 server (Bolt).
+
+    Parameters
+    ----------
+    uri : str
+        ``bolt://``, ``bolt+s://``, ``neo4j://`` or ``neo4j+s://`` URI.
+    user, password : str or None
+        Credentials; default ``NEO4J_USER`` (else ``neo4j``) and ``NEO4J_PASSWORD``.
+    database : str or None
+        Database name (default: the server's default database).
+    batch_size : int or None
+        Rows per write transaction (default ``GUANXI_NEO4J_BATCH_SIZE`` or 20,000).
+    history_runs : int or None
+        Runs whose tag assignments are kept (default ``GUANXI_NEO4J_HISTORY_RUNS`` or 3).
+
+    Raises
+    ------
+    StoreUnavailable
+        The server cannot be reached or refuses the credentials.
+    StoreError
+        Setting up the schema failed.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        database: str | None = None,
+        batch_size: int | None = None,
+        history_runs: int | None = None,
+    ) -> None:
+        import neo4j
+
+        self.uri = uri
+        self.database = database or os.environ.get("NEO4J_DATABASE") or None
+        self.batch_size = batch_size or _env_int("GUANXI_NEO4J_BATCH_SIZE", DEFAULT_BATCH_SIZE)
+        self.history_runs = max(
+            1, history_runs or _env_int("GUANXI_NEO4J_HISTORY_RUNS", DEFAULT_HISTORY_RUNS)
+        )
+        user = user or os.environ.get("NEO4J_USER") or "neo4j"
+        password = password if password is not None else os.environ.get("NEO4J_PASSWORD")
+        if not password:
+            raise StoreUnavailable(
+                f"no password for Neo4j at {uri}; set NEO4J_PASSWORD (user {user!r})"
+            )
+        try:
+            # statements are linted in CI; the server's per-query hints would only flood the log
+            self._driver = neo4j.GraphDatabase.driver(
+                uri, auth=(user, password), notifications_min_severity="OFF"
+            )
+            self._driver.verify_connectivity()
+        except Exception as exc:
+            raise self._wrap(exc, f"cannot connect to Neo4j at {uri}") from exc
+        self._setup_schema()
+
+    # --- plumbing -------------------------------------------------------------------------
+    @staticmethod
+    def _wrap(exc: Exception, what: str) -> StoreError:
+        from neo4j import exceptions as nx
+
+        unavailable = (nx.ServiceUnavailable, nx.SessionExpired, nx.AuthError, OSError)
+        if isinstance(exc, nx.ConfigurationError | ValueError):
+            return StoreUnavailable(f"{what}: {exc}")
+        if isinstance(exc, unavailable):
+            return StoreUnavailable(f"{what}: {exc}")
+        return StoreError(f"{what}: {exc}")
+
+    def _session(self):
+        return self._driver.session(database=self.database)
+
+    def _write(
+        self, stmt: Statement, params: dict | None = None, *, sub: str | None = None
+    ) -> tuple[list[tuple], Any]:
+        """Run one statement in a managed write transaction: (records, summary counters)."""
+        cypher = stmt.render(sub)
+
+        def work(tx):
+            res = tx.run(cypher, params or {})
+            rows = [tuple(r) for r in res]
+            return rows, res.consume().counters
+
+        try:
+            with self._session() as s:
+                return s.execute_write(work)
+        except Exception as exc:
+            if isinstance(exc, StoreError):
+                raise
+            raise self._wrap(exc, f"Neo4j statement {stmt.name} failed") from exc
+
+    def _read(
+        self,
+        stmt: Statement,
+        params: dict | None = None,
+        *,
+        sub: str | None = None,
+        consume: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """Run one statement in a managed read transaction; rows as tuples, or consume(result)."""
+        cypher = stmt.render(sub)
+
+        def work(tx):
+            res = tx.run(cypher, params or {})
+            if consume is not None:
+                return consume(res)
+            return [tuple(r) for r in res]
+
+        try:
+            with self._session() as s:
+                return s.execute_read(work)
+        except Exception as exc:
+            if isinstance(exc, StoreError):
+                raise
+            raise self._wrap(exc, f"Neo4j statement {stmt.name} failed") from exc
+
+    def _repeat_until_done(self, stmt: Statement, params: dict, *, sub: str | None = None) -> int:
+        """Re-run a batched delete/clear (``... LIMIT $batch ... RETURN count(*)``) until done."""
+        total = 0
+        while True:
+            rows, _ = self._write(stmt, {**params, "batch": self.batch_size}, sub=sub)
+            n = rows[0][0] if rows else 0
+            total += n
+            if n < self.batch_size:
+                return total
+
+    def _setup_schema(self) -> None:
+        for s in SCHEMA_SETUP:
+            self._write(s)
+        self._read(AWAIT_INDEXES)
+
+    def _batches(self, table: pa.Table) -> Iterator[pa.Table]:
+        for start in range(0, table.num_rows, self.batch_size):
+            yield table.slice(start, self.batch_size)
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def clear(self) -> int:
+        """Delete every node and relationship of the database (tests, benchmarks). Returns nodes.
+
+        Relationships go first, in batches: a DETACH DELETE of well-connected nodes would pull
+        all their relationships into one transaction and exceed the server's memory limit.
+        """
+        self._repeat_until_done(DELETE_ALL_RELS_BATCH, {})
+        return self._repeat_until_done(DELETE_ALL_BATCH, {})
+
+    # --- input tables ---------------------------------------------------------------------
+    def customer_ids(self) -> pa.Array:
+        ids = self._read(CUSTOMER_IDS, consume=lambda res: [r[0] for r in res])
+        return pa.array(ids, pa.string())
+
+    def upsert_customers(self, table: pa.Table) -> UpsertCounts:
+        table = _conform(table, "customers")
+        inserted = updated = 0
+        for batch in self._batches(table):
+            rows, counters = self._write(UPSERT_CUSTOMERS, _column_lists(batch))
+            inserted += counters.nodes_created
+            updated += rows[0][0] if rows else 0
+        return UpsertCounts(inserted=inserted, updated=updated)
+
+    def upsert_rows(self, name: str, table: pa.Table) -> UpsertCounts:
+        if name not in ("relations", "transactions", "events"):
+            raise ValueError(f"upsert_rows takes relations, transactions or events, not {name}")
+        table = _conform(table, name)
+        inserted = 0
+        if name == "relations":
+            types = table.column("type")
+            for rel_type, rel in REL_TYPES.items():
+                part = table.filter(pc.equal(types, rel_type)).drop_columns(["type"])
+                for batch in self._batches(part):
+                    _, counters = self._write(UPSERT_RELATIONS, _column_lists(batch), sub=rel)
+                    inserted += counters.relationships_created
+            unknown = pc.sum(pc.invert(pc.is_in(types, pa.array(list(REL_TYPES))))).as_py()
+            if unknown:
+                raise StoreError(f"relations: {unknown} row(s) with a type not in {RELATION_TYPES}")
+            return UpsertCounts(inserted=inserted)
+        stmt = INSERT_TRANSACTIONS if name == "transactions" else INSERT_EVENTS
+        for batch in self._batches(table):
+            batch, key = _dedup_first(batch, _natural_key(batch, name))
+            params = _column_lists(batch)
+            params["key"] = key.to_pylist()
+            _, counters = self._write(stmt, params)
+            inserted += counters.nodes_created
+        return UpsertCounts(inserted=inserted)
+
+    def counts(self) -> dict[str, int]:
+        out = {"customers": self._read(COUNT_CUSTOMERS)[0][0]}
+        out["relations"] = sum(self._read(COUNT_RELATIONS, sub=t)[0][0] for t in REL_TYPES.values())
+        out["transactions"] = self._read(COUNT_TRANSACTIONS)[0][0]
+        out["events"] = self._read(COUNT_EVENTS)[0][0]
+        return {t: int(out[t]) for t in TABLES}
+
+    def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
+        if name not in TABLES:
+            raise ValueError(f"unknown table {name!r}")
+        schema = SCHEMAS[name]
+        cols = list(columns) if columns else schema.names
+        bad = [c for c in cols if c not in schema.names]
+        if bad:
+            raise ValueError(f"unknown column(s) {bad} for {name}")
+        if name != "relations":
+            stmt = {"customers": READ_CUSTOMERS, "transactions": READ_TRANSACTIONS}.get(
+                name, READ_EVENTS
+            )
+            names = schema.names
+            tbl = self._read(stmt, consume=lambda res: _arrow_from_records(res, schema, names))
+            return tbl.select(cols)
+        lean = ["src_id", "dst_id", "occurred_at", "count"]
+        use_lean = set(cols) <= {*lean, "type"}
+        stmt = READ_RELATIONS_PROJECTION if use_lean else READ_RELATIONS
+        names = lean if use_lean else [c for c in schema.names if c != "type"]
+        parts = []
+        for rel_type, rel in REL_TYPES.items():
+            t = self._read(
+                stmt, sub=rel, consume=lambda res: _arrow_from_records(res, schema, names)
+            )
+            typ = pa.array([rel_type], pa.string()).take(np.zeros(t.num_rows, dtype=np.int32))
+            parts.append(t.append_column("type", typ))
+        return pa.concat_tables(parts).select(cols).combine_chunks()
+
+    # --- runs -----------------------------------------------------------------------------
+    def write_run(self, run: RunInfo, *, metrics: pd.DataFrame, communities: pd.DataFrame) -> None:
+        clash = set(metrics.columns) & set(_CUST.names) - {"customer_id"}
+        if clash:
+            raise StoreError(f"metric column(s) {sorted(clash)} would overwrite customer data")
+        prev = self.list_runs()
+        prev_cols: set[str] = set()
+        for r in prev:
+            info = self._run_record(r.run_id)
+            if info and info["metric_columns"]:
+                prev_cols |= set(info["metric_columns"])
+        self._write(
+            MERGE_RUN,
+            {
+                "run_id": run.run_id,
+                "created_at": run.created_at,
+                "params": json.dumps(run.params, default=str),
+                "input_counts": json.dumps(run.input_counts),
+                "stats": json.dumps(run.stats, default=str),
+                "metric_columns": list(metrics.columns),
+                "metric_dtypes": json.dumps({c: str(t) for c, t in metrics.dtypes.items()}),
+                "community_columns": list(communities.columns),
+                "community_dtypes": json.dumps({c: str(t) for c, t in communities.dtypes.items()}),
+            },
+        )
+        # replace the previous run's communities and membership (none left orphaned)
+        self._repeat_until_done(DELETE_MEMBERSHIP_BATCH, {})
+        self._repeat_until_done(DELETE_COMMUNITIES_BATCH, {})
+        ctbl = pa.Table.from_pandas(communities, preserve_index=False)
+        for batch in self._batches(ctbl):
+            self._write(CREATE_COMMUNITIES, {"rows": batch.to_pylist(), "run_id": run.run_id})
+        mtbl = pa.Table.from_pandas(metrics, preserve_index=False)
+        for batch in self._batches(mtbl):
+            self._write(WRITE_METRICS, {"rows": batch.to_pylist(), "run_id": run.run_id})
+        clear = {c: None for c in (prev_cols | set(metrics.columns)) - {"customer_id"}}
+        clear["metrics_run_id"] = None
+        self._repeat_until_done(CLEAR_STALE_METRICS_BATCH, {"run_id": run.run_id, "clear": clear})
+        self._write(MARK_OTHER_RUNS_METRICS_GONE, {"run_id": run.run_id})
+
+    def write_tags(self, run_id: str, assignments: pd.DataFrame, catalog: pd.DataFrame) -> None:
+        a = assignments[["customer_id", "tag_id", "score", "reason"]]
+        cat = catalog[["tag_id", "name_zh", "name_en", "category", "rule"]]
+        self._repeat_until_done(DELETE_RUN_TAGS_BATCH, {"run_id": run_id})
+        defs = pa.Table.from_pandas(cat, preserve_index=False).to_pylist()
+        known = {d["tag_id"] for d in defs}
+        defs += [{"tag_id": t} for t in sorted(set(a["tag_id"].astype(str)) - known)]
+        self._write(MERGE_TAGS, {"rows": defs})
+        atbl = pa.Table.from_pandas(a, preserve_index=False)
+        for batch in self._batches(atbl):
+            self._write(CREATE_HAS_TAG, {"rows": batch.to_pylist(), "run_id": run_id})
+        n = a.groupby("tag_id").size()
+        rows = [
+            {**d, "count": int(n.get(d["tag_id"], 0))}
+            for d in pa.Table.from_pandas(cat, preserve_index=False).to_pylist()
+        ]
+        self._write(
+            SET_RUN_CATALOG,
+            {"run_id": run_id, "catalog": json.dumps(rows, ensure_ascii=False, default=str)},
+        )
+        runs = self.list_runs()
+        if runs and runs[0].run_id == run_id:
+            self._write_labels(a)
+        self._prune_tag_history(keep_tags=sorted(known | set(a["tag_id"].astype(str))))
+
+    def _write_labels(self, assignments: pd.DataFrame) -> None:
+        for tag_id, label in TAG_LABELS.items():
+            self._repeat_until_done(REMOVE_LABEL_BATCH, {}, sub=label)
+            ids = assignments.loc[assignments["tag_id"] == tag_id, "customer_id"].astype(str)
+            ids = ids.drop_duplicates().tolist()
+            for start in range(0, len(ids), self.batch_size):
+                chunk = ids[start : start + self.batch_size]
+                self._write(SET_LABEL, {"customer_ids": chunk}, sub=label)
+
+    def _prune_tag_history(self, *, keep_tags: list[str]) -> None:
+        kept = [r[0] for r in self._read(RUNS_WITH_TAGS)]
+        for old in kept[self.history_runs :]:
+            self._repeat_until_done(DELETE_RUN_TAGS_BATCH, {"run_id": old})
+            self._write(MARK_RUN_TAGS_GONE, {"run_id": old})
+        self._write(DELETE_UNUSED_TAGS, {"keep": keep_tags})
+
+    def list_runs(self) -> list[RunInfo]:
+        rows = self._read(LIST_RUNS)
+        return [
+            RunInfo(
+                r[0],
+                r[1],
+                json.loads(r[2] or "{}"),
+                json.loads(r[3] or "{}"),
+                json.loads(r[4] or "{}"),
+            )
+            for r in rows
+            if r[1] is not None
+        ]
+
+    def _run_record(self, run_id: str) -> dict | None:
+        rows = self._read(GET_RUN, {"run_id": run_id})
+        if not rows:
+            return None
+        keys = (
+            "metrics_kept",
+            "tags_kept",
+            "metric_columns",
+            "metric_dtypes",
+            "community_columns",
+            "community_dtypes",
+            "catalog",
+            "created_at",
+        )
+        return dict(zip(keys, rows[0], strict=True))
+
+    def _metrics_run(self, run_id: str) -> dict:
+        rec = self._run_record(run_id)
+        if rec is None or rec["created_at"] is None:
+            raise RunNotFound(run_id)
+        if not rec["metrics_kept"]:
+            raise RunResultsUnavailable(
+                run_id,
+                "metrics and communities are",
+                f"only the latest run's are; its tags are kept for the last {self.history_runs} "
+                "runs. Re-run `guanxi analyze` to recompute",
+            )
+        return rec
+
+    def read_metrics(
+        self, run_id: str, *, customer_ids: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        rec = self._metrics_run(run_id)
+        cols = list(rec["metric_columns"])
+        if customer_ids is None:
+            rows = self._read(READ_METRICS_ALL, {"run_id": run_id, "columns": cols})
+        else:
+            params = {"run_id": run_id, "columns": cols, "customer_ids": list(customer_ids)}
+            rows = self._read(READ_METRICS_FOR, params)
+        return _frame([r[0] for r in rows], cols, json.loads(rec["metric_dtypes"]))
+
+    def read_communities(self, run_id: str) -> pd.DataFrame:
+        rec = self._metrics_run(run_id)
+        cols = list(rec["community_columns"])
+        rows = self._read(READ_COMMUNITIES, {"run_id": run_id, "columns": cols})
+        return _frame([r[0] for r in rows], cols, json.loads(rec["community_dtypes"]))
+
+    def read_tags(
+        self,
+        run_id: str,
+        *,
+        customer_id: str | None = None,
+        tag_id: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> pd.DataFrame:
+        rec = self._run_record(run_id)
+        if rec is not None and rec["tags_kept"] is False:
+            raise RunResultsUnavailable(
+                run_id, "tag assignments are", f"only the last {self.history_runs} runs' are"
+            )
+        params = {
+            "run_id": run_id,
+            "tag_id": tag_id,
+            "offset": int(offset),
+            "limit": int(limit) if limit is not None else 2**62,
+        }
+        if customer_id is not None:
+            rows = self._read(READ_TAGS_CUSTOMER, {**params, "customer_id": customer_id})
+        else:
+            rows = self._read(READ_TAGS_RUN, params)
+        cols = ["customer_id", "tag_id", "score", "reason", "run_id"]
+        dtypes = {"customer_id": "str", "tag_id": "str", "score": "float64"}
+        return _frame(rows, cols, {**dtypes, "reason": "str", "run_id": "str"})
+
+    def read_catalog(self, run_id: str) -> pd.DataFrame:
+        cols = ["tag_id", "name_zh", "name_en", "category", "rule", "count"]
+        rec = self._run_record(run_id)
+        rows = json.loads(rec["catalog"]) if rec and rec["catalog"] else []
+        df = pd.DataFrame(rows, columns=cols)
+        df["count"] = df["count"].astype("int64")
+        for c in cols[:-1]:
+            df[c] = df[c].astype("str")
+        return df.sort_values(["category", "tag_id"], kind="stable").reset_index(drop=True)
+
+    def top_influencers(
+        self,
+        run_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        community_id: str | None = None,
+        tag_id: str | None = None,
+    ) -> pd.DataFrame:
+        rec = self._metrics_run(run_id)
+        cols = list(rec["metric_columns"])
+        rows = self._read(
+            TOP_INFLUENCERS,
+            {
+                "run_id": run_id,
+                "columns": cols,
+                "community_id": community_id,
+                "tag_id": tag_id,
+                "offset": int(offset),
+                "limit": int(limit),
+            },
+        )
+        return _frame([r[0] for r in rows], cols, json.loads(rec["metric_dtypes"]))
+
+    def get_customer(self, customer_id: str) -> dict:
+        rows = self._read(GET_CUSTOMER, {"customer_id": customer_id})
+        if not rows:
+            raise CustomerNotFound(customer_id)
+        tbl = _arrow_from_records([rows[0]], _CUST, _CUST.names)
+        return {k: v[0] for k, v in tbl.to_pydict().items()}
+
+    def ego_network(self, customer_id: str, *, hops: int, limit: int) -> EgoNetwork:
+        self.get_customer(customer_id)
+        first = self._read(EGO_FIRST, {"customer_id": customer_id, "limit": int(limit)})
+        others = [r[0] for r in first]
+        ids = [customer_id, *others]
+        hop = {customer_id: 0, **{c: 1 for c in others}}
+        if hops >= 2 and len(ids) < limit + 1:
+            second = self._read(
+                EGO_SECOND,
+                {"frontier": ids[1:], "exclude": ids, "limit": int(limit) + 1 - len(ids)},
+            )
+            for r in second:
+                hop[r[0]] = 2
+            ids += [r[0] for r in second]
+        rows = self._read(EGO_EDGES, {"ids": ids})
+        edges = _frame(
+            rows,
+            ["src_id", "dst_id", "type", "interactions", "weight"],
+            {
+                "src_id": "str",
+                "dst_id": "str",
+                "type": "str",
+                "interactions": "int64",
+                "weight": "float64",
+            },
+        )
+        nodes = pd.DataFrame({"customer_id": ids, "hop": [hop[c] for c in ids]})
+        runs = self.list_runs()
+        if runs:
+            try:
+                m = self.read_metrics(runs[0].run_id, customer_ids=ids)
+                m = m[["customer_id", "community_id", "influence"]]
+                nodes = nodes.merge(m, on="customer_id", how="left")
+            except RunNotFound:
+                nodes = nodes.assign(community_id=None, influence=None)
+        else:
+            nodes = nodes.assign(community_id=None, influence=None)
+        return EgoNetwork(nodes=nodes, edges=edges)
+
+    # --- checks used by the contract suite ----------------------------------------------------
+    def orphan_communities(self) -> int:
+        """:Community nodes without members (always 0 after a write-back)."""
+        return int(self._read(COUNT_ORPHAN_COMMUNITIES)[0][0])
+
+
+def _conform(table: pa.Table, name: str) -> pa.Table:
+    """The table with exactly the schema's columns and types (absent optional ones null)."""
+    schema = SCHEMAS[name]
+    cols = []
+    for f in schema:
+        if f.name in table.column_names:
+            cols.append(table.column(f.name).cast(f.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def _arrow_from_records(records: Any, schema: pa.Schema, names: Sequence[str]) -> pa.Table:
+    """Records (tuples in ``names`` order) -> Arrow with the schema's types, in chunks."""
+    chunks: list[pa.RecordBatch] = []
+    buf: list[tuple] = []
+
+    def flush() -> None:
+        cols = list(zip(*buf, strict=True)) if buf else [()] * len(names)
+        arrays = []
+        for n, vals in zip(names, cols, strict=True):
+            typ = schema.field(n).type
+            if typ == pa.timestamp("us"):
+                arrays.append(pa.array(vals, pa.int64()).cast(typ))
+            elif typ == pa.date32():
+                arrays.append(pa.array(vals, pa.int32()).cast(typ))
+            else:
+                arrays.append(pa.array(vals, typ))
+        chunks.append(pa.RecordBatch.from_arrays(arrays, names=list(names)))
+        buf.clear()
+
+    for rec in records:
+        buf.append(tuple(rec))
+        if len(buf) >= 200_000:
+            flush()
+    if buf or not chunks:
+        flush()
+    return pa.Table.from_batches(chunks)
+
+
+def _frame(rows: list, columns: list[str], dtypes: dict[str, str]) -> pd.DataFrame:
+    df = pd.DataFrame([list(r) for r in rows], columns=columns)
+    for c in columns:
+        dt = dtypes.get(c)
+        if dt is None:
+            continue
+        try:
+            if dt in ("str", "string", "object"):
+                # what DuckDB's .df() gives for VARCHAR (pandas' default string dtype)
+                df[c] = df[c].astype("str")
+            else:
+                df[c] = df[c].astype(dt)
+        except (TypeError, ValueError):
+            pass
+    return df

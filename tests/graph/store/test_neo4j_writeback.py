@@ -1,0 +1,70 @@
+"""Write-back to Neo4j: a re-run replaces the previous one cleanly, history is bounded.
+
+Why: analysts query the written-back graph in Neo4j Browser. A second `guanxi analyze` must
+not leave orphaned :Community nodes or stale tag labels behind, and `guanxi tags diff` needs
+the last few runs' HAS_TAG relationships while older ones are pruned (see the module
+docstring of graph.store.neo4j_store).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from api import service
+from graph.errors import RunNotFound
+from graph.store.neo4j_store import TAG_LABELS, RunResultsUnavailable
+from loaders.generate import generate, write_dataset
+from loaders.ingest import load_folder
+from tests.graph.store.conftest import open_neo4j
+
+pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
+
+
+@pytest.fixture
+def neo(neo4j_server, tmp_path):
+    s = open_neo4j(neo4j_server, history_runs=2)
+    s.clear()
+    d = tmp_path / "data"
+    write_dataset(generate(250, seed=3), d, fmt="csv")
+    load_folder(s, d, quarantine_dir=tmp_path / "q")
+    yield s
+    s.close()
+
+
+def _scalar(store, cypher: str, **params):
+    with store._driver.session(database=store.database) as s:
+        return s.run(cypher, params).single()[0]
+
+
+def test_rerun_replaces_writeback_and_prunes_history(neo):
+    runs = [service.analyze(neo, seed=s).run for s in (1, 2, 3)]
+    latest = runs[-1].run_id
+    assert neo.orphan_communities() == 0
+    assert _scalar(neo, "MATCH (k:Community) WHERE k.run_id <> $r RETURN count(k)", r=latest) == 0
+    n_comm = len(neo.read_communities(latest))
+    assert _scalar(neo, "MATCH (k:Community) RETURN count(k)") == n_comm
+    members = _scalar(neo, "MATCH (:Customer)-[m:IN_COMMUNITY]->() RETURN count(m)")
+    assert members == neo.counts()["customers"]
+    assert (
+        _scalar(neo, "MATCH (c:Customer) WHERE c.metrics_run_id <> $r RETURN count(c)", r=latest)
+        == 0
+    )
+
+    tags = neo.read_tags(latest)
+    for tag_id, label in TAG_LABELS.items():
+        want = tags.loc[tags["tag_id"] == tag_id, "customer_id"].nunique()
+        assert _scalar(neo, f"MATCH (c:{label}) RETURN count(c)") == want, label
+
+    # history_runs=2: the first run's assignments are gone, the last two are kept
+    kept = _scalar(neo, "MATCH ()-[h:HAS_TAG]->() RETURN collect(DISTINCT h.run_id)")
+    assert sorted(kept) == sorted(r.run_id for r in runs[1:])
+    with pytest.raises(RunResultsUnavailable, match="no longer kept"):
+        neo.read_tags(runs[0].run_id)
+    with pytest.raises(RunNotFound, match="no longer kept"):
+        neo.read_metrics(runs[1].run_id)
+    assert len(neo.read_tags(runs[1].run_id)) > 0
+    assert len(neo.read_catalog(runs[0].run_id)) > 0  # the catalog lives on the :Run node
+    assert [r.run_id for r in neo.list_runs()] == [r.run_id for r in reversed(runs)]
+    assert _scalar(
+        neo, "MATCH (t:Tag) WHERE NOT EXISTS { MATCH ()-[:HAS_TAG]->(t) } RETURN count(t)"
+    ) <= len(neo.read_catalog(latest))
