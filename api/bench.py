@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-STAGES = ("generate", "load", "reload", "analyze", "networkx")
+STAGES = ("generate", "load", "reload", "analyze", "tagging", "plan", "api", "networkx", "neo4j")
 
 
 def _stage(name: str, customers: int, workdir: Path) -> dict:
@@ -47,12 +47,70 @@ def _stage(name: str, customers: int, workdir: Path) -> dict:
                     "stats": res.run.stats,
                 },
             }
+    if name == "tagging":
+        # features + all rules + persistence again for the latest run (issue 4's budget)
+        with service.open_configured_store(store_uri) as st:
+            run = service.latest_run(st)
+            timings = service.tag_run(st, run, st.read_metrics(run.run_id))
+            return {
+                "rows": run.input_counts.get("customers", 0),
+                "detail": {k: round(v, 3) for k, v in timings.items()},
+            }
+    if name == "plan":
+        from api.campaign import CampaignParams, plan_referral
+
+        with service.open_configured_store(store_uri, read_only=True) as st:
+            plan = plan_referral(st, CampaignParams(k=50))
+            return {
+                "rows": plan["customers"],
+                "detail": {
+                    k: plan[k]
+                    for k in ("expected_reach", "reach_ci", "baselines", "timings_s", "eligible")
+                },
+            }
+    if name == "api":
+        from api.bench_api import run_api_bench
+
+        return {"rows": customers, "detail": run_api_bench(store_uri, seconds=20, rate=300)}
+    if name == "neo4j":
+        return _neo4j_stage(data, workdir)
     if name == "networkx":
         from api.bench_networkx import side_by_side
 
         with service.open_configured_store(store_uri) as st:
             return side_by_side(st)
     raise ValueError(f"unknown stage {name!r}; choose from {', '.join(STAGES)}")
+
+
+def _neo4j_stage(data: Path, workdir: Path) -> dict:
+    """Load the same files into Neo4j (NEO4J_URI, or a local server started here)."""
+    from api.bench_neo4j import run_neo4j_bench
+    from graph.store import neo4j_local
+
+    uri = os.environ.get("NEO4J_URI")
+    if uri:
+        return {
+            "detail": run_neo4j_bench(
+                data,
+                bolt_uri=uri,
+                user=os.environ.get("NEO4J_USER", "neo4j"),
+                password=os.environ["NEO4J_PASSWORD"],
+            )
+        }
+    neo_dir = workdir / "neo4j"
+    info = neo4j_local.start(neo_dir, bolt_port=17787, http_port=17574)
+    try:
+        res = run_neo4j_bench(
+            data,
+            bolt_uri=info["bolt_uri"],
+            user="neo4j",
+            password=info["password"],
+            server_pid=info["pid"],
+            server_dir=neo_dir,
+        )
+    finally:
+        neo4j_local.stop(neo_dir)
+    return {"rows": res.get("rows", 0), "detail": res}
 
 
 def run_bench(

@@ -109,7 +109,7 @@ def analyze(
     from graph.analysis import analyze_graph
     from graph.build import build_interaction_graph
     from graph.params import AnalysisParams
-    from tagging import compute_features, default_catalog, evaluate, load_rules, merge_catalogs
+    from tagging import default_catalog, load_rules, merge_catalogs
 
     say = progress or (lambda stage, frac: None)
     timings: dict[str, float] = {}
@@ -162,23 +162,40 @@ def analyze(
     timings["persist_metrics"] = time.perf_counter() - t
     say("persist metrics", 1.0)
 
-    t = time.perf_counter()
     say("tagging", 0.0)
+    timings.update(tag_run(store, run, result.metrics, catalog=catalog))
+    say("tagging", 1.0)
+    return AnalyzeResult(run=run, timings={k: round(v, 3) for k, v in timings.items()})
+
+
+def tag_run(
+    store: GraphStore, run: RunInfo, metrics: pd.DataFrame, *, catalog=None
+) -> dict[str, float]:
+    """Features + every rule + persistence for one run; returns the timings (seconds).
+
+    Raises
+    ------
+    RuleError
+        A rule of the catalog does not evaluate; nothing is written.
+    """
+    from tagging import compute_features, default_catalog, evaluate
+
+    catalog = catalog or default_catalog()
+    as_of = run.params.get("as_of")
+    t = time.perf_counter()
     features = compute_features(
         store.read_table("customers"),
         store.read_table("transactions"),
         store.read_table("events"),
-        result.metrics,
-        as_of=params.as_of,
+        metrics,
+        as_of=datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of,
         relations=store.read_table("relations", ["src_id", "dst_id", "type"]),
     )
     assignments = evaluate(catalog, features, run_id=run.run_id)
-    timings["tagging"] = time.perf_counter() - t
+    tagging_s = time.perf_counter() - t
     t = time.perf_counter()
     store.write_tags(run.run_id, assignments, catalog_frame(catalog, assignments))
-    timings["persist_tags"] = time.perf_counter() - t
-    say("tagging", 1.0)
-    return AnalyzeResult(run=run, timings={k: round(v, 3) for k, v in timings.items()})
+    return {"tagging": tagging_s, "persist_tags": time.perf_counter() - t}
 
 
 def _newest(*tables) -> datetime | None:
