@@ -524,11 +524,35 @@ def bench(
         bool, typer.Option("--networkx", help="Side by side with networkx on the same graph.")
     ] = False,
     json_out: Annotated[Path | None, typer.Option("--json-out", help="JSON file.")] = None,
+    peer: Annotated[
+        str | None,
+        typer.Option(help="'gds': guanxi vs Neo4j Graph Data Science on the same graph."),
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option("--store", help="With --peer gds: a running Neo4j with GDS.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Time each stage (wall time, rows/s, peak RSS); print a table and write JSON."""
     from api.bench import run_bench
 
+    if peer is not None:
+        if peer != "gds":
+            raise typer.BadParameter("--peer takes 'gds'")
+        from api.bench_gds import run_gds_bench
+
+        with _errors():
+            result = run_gds_bench(
+                customers=customers, store_uri=store, workdir=workdir, console=err
+            )
+        path = json_out or workdir / f"bench-gds-{customers}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2, default=str))
+        if as_json:
+            _dump(result)
+        else:
+            out.print(f"JSON: {path}")
+        return
     with _errors():
         result = run_bench(
             customers=customers,
