@@ -29,10 +29,12 @@ app = typer.Typer(
 )
 metrics_app = typer.Typer(help="Per-customer metrics of a run.", no_args_is_help=True)
 tags_app = typer.Typer(help="Tag catalog, coverage and history.", invoke_without_command=True)
-neo4j_app = typer.Typer(help="Neo4j: a local server, Cypher statements, Browser kit.",
-                        no_args_is_help=True)
-neo4j_local_app = typer.Typer(help="A real local Neo4j 5.26 built from Maven Central.",
-                              no_args_is_help=True)
+neo4j_app = typer.Typer(
+    help="Neo4j: a local server, Cypher statements, Browser kit.", no_args_is_help=True
+)
+neo4j_local_app = typer.Typer(
+    help="A real local Neo4j 5.26 built from Maven Central.", no_args_is_help=True
+)
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(tags_app, name="tags")
 app.add_typer(neo4j_app, name="neo4j")
@@ -206,9 +208,7 @@ def analyze(
 ) -> None:
     """Compute metrics, communities and tags from the store as a new run."""
     with _errors(), service.open_default(store) as st, _progress(not as_json) as bar:
-        res = service.analyze(
-            st, seed=seed, rules_path=str(rules) if rules else None, progress=bar
-        )
+        res = service.analyze(st, seed=seed, rules_path=str(rules) if rules else None, progress=bar)
     info = {
         "run_id": res.run.run_id,
         "created_at": res.run.created_at,
@@ -495,8 +495,10 @@ def neo4j_browser_kit(
 
     for p in write_browser_kit(out_dir):
         out.print(f"wrote {p}")
-    out.print("In Neo4j Browser: drag guanxi.grass onto the window (or :style), and add each "
-              ".cypher file to Favorites; set its parameters with :param first.")
+    out.print(
+        "In Neo4j Browser: drag guanxi.grass onto the window (or :style), and add each "
+        ".cypher file to Favorites; set its parameters with :param first."
+    )
 
 
 # --- demo and bench -------------------------------------------------------------------------
