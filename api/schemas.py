@@ -57,6 +57,11 @@ class HealthPublic(BaseModel):
     store: str = Field(description="store URI, credentials removed")
     run_id: str | None = Field(description="the current (newest) run; null before any analysis")
     run_created_at: str | None = None
+    served_run_id: str | None = Field(
+        default=None,
+        description="the run the API answers from; null until its in-memory data is built, "
+        "and the previous run while a newer one is being loaded",
+    )
     version: str
     detail: str | None = Field(default=None, description="why the store is unavailable")
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import CallerDep, Limit100, ReadsDep
+from api.routes import hot
 from api.schemas import CustomerPublic, NetworkPublic, error_responses
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -29,10 +31,15 @@ _CUSTOMER_404 = {
     summary="A customer's attributes, metrics and tags with reasons",
     responses=error_responses(401, 404, 422, 503, examples=_CUSTOMER_404),
 )
-def customer(reads: ReadsDep, caller: CallerDep, customer_id: CustomerIdPath):
+async def customer(reads: hot.ReadsDep, caller: hot.CallerDep, customer_id: CustomerIdPath):
     """Attributes (name, phone and id_number masked unless the key is admin), the current
     run's metrics and community, and every tag with its score and reason."""
-    return reads.customer(customer_id, unmasked=caller.unmasked)
+    # rendered by the read model (response-model validation would cost more than the
+    # lookup) and on the event loop when it is all in memory; else in the thread pool
+    body = reads.customer_json_from_memory(customer_id, unmasked=caller.unmasked)
+    if body is None:
+        body = await run_in_threadpool(reads.customer_json, customer_id, unmasked=caller.unmasked)
+    return Response(content=body, media_type="application/json")
 
 
 @router.get(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import CallerDep, Limit20, Limit100, OffsetDep, ReadsDep
+from api.deps import CallerDep, Limit100, OffsetDep, ReadsDep
+from api.routes import hot
 from api.schemas import (
     CommunityDetailPublic,
     CommunityList,
@@ -31,11 +33,11 @@ _COMMUNITY_404 = {
     summary="Customers ranked by influence",
     responses=error_responses(401, 404, 422, 503, examples=_COMMUNITY_404),
 )
-def influencers(
-    reads: ReadsDep,
-    caller: CallerDep,
-    limit: Limit20,
-    offset: OffsetDep,
+async def influencers(
+    reads: hot.ReadsDep,
+    caller: hot.CallerDep,
+    limit: hot.Limit20,
+    offset: hot.OffsetDep,
     community: Annotated[
         str | None,
         Query(max_length=200, description="only members of this community", examples=["c0000"]),
@@ -47,7 +49,13 @@ def influencers(
 ):
     """The current run's influence ranking, highest first, with score, community and tags.
     An unknown community or tag is 404."""
-    return reads.influencers(limit=limit, offset=offset, community_id=community, tag_id=tag)
+    # a page is cached as rendered JSON: served on the event loop; a new page is computed
+    # in the thread pool (it may build the run's data or read the store)
+    query = {"limit": limit, "offset": offset, "community_id": community, "tag_id": tag}
+    body = reads.cached_influencers_json(**query)
+    if body is None:
+        body = await run_in_threadpool(lambda: reads.influencers_json(**query))
+    return Response(content=body, media_type="application/json")
 
 
 @router.get(

@@ -10,7 +10,7 @@ run's results are replaced, never appended twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, Self, runtime_checkable
 
@@ -98,6 +98,10 @@ class GraphStore(Protocol):
         offset: int = 0,
     ) -> pd.DataFrame:
         """Tag assignments of a run (customer_id, tag_id, score, reason, run_id)."""
+        ...
+
+    def scan_tags(self, run_id: str, *, batch_size: int = 200_000) -> Iterator[pa.RecordBatch]:
+        """Every assignment of a run (customer_id, tag_id, score, reason) in Arrow batches."""
         ...
 
     def read_catalog(self, run_id: str) -> pd.DataFrame:

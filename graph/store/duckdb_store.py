@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -316,6 +316,19 @@ class DuckDBStore:
             sql += " LIMIT ? OFFSET ?"
             args += [int(limit), int(offset)]
         return self._cur().execute(sql, args).df()
+
+    def scan_tags(self, run_id: str, *, batch_size: int = 200_000) -> Iterator[pa.RecordBatch]:
+        """Every assignment of a run as Arrow batches, unsorted: memory stays at one batch.
+
+        The API builds its in-memory profile index from this; ``read_tags`` of a whole run
+        would sort and convert ~10M rows at once at a million customers.
+        """
+        self._check_run(run_id)
+        rel = self._cur().sql(
+            "SELECT customer_id, tag_id, score, reason FROM tag_assignments WHERE run_id = ?",
+            params=[run_id],
+        )
+        yield from rel.to_arrow_reader(batch_size)
 
     def read_catalog(self, run_id: str) -> pd.DataFrame:
         return (
