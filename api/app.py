@@ -175,7 +175,7 @@ def create_app(
 
     from importlib.metadata import version
 
-    from api.routes import customers, graph, health, runs, segments, tags
+    from api.routes import campaigns, customers, graph, health, runs, segments, tags
 
     app = FastAPI(
         title="guanxi",
@@ -188,7 +188,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-    for module in (health, graph, customers, tags, segments, runs):
+    for module in (health, graph, customers, tags, segments, runs, campaigns):
         app.include_router(module.router)
     return app
 

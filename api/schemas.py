@@ -475,3 +475,23 @@ def error_responses(*codes: int, examples: dict[int, dict] | None = None) -> dic
             "content": {"application/json": {"example": example}},
         }
     return out
+
+
+class ReferralPlanRequest(BaseModel):
+    """Budget and constraints of a referral campaign (see `guanxi plan-referral`)."""
+
+    k: int = Field(ge=1, le=1000, description="Number of seed customers", examples=[50])
+    target: str | None = Field(
+        default=None,
+        description="Segment expression; only reached members of the segment count",
+        examples=["interest:investment AND NOT churn_risk"],
+    )
+    max_per_community: int | None = Field(default=None, ge=1, le=1000, examples=[3])
+    exclude_tags: list[str] = Field(
+        default_factory=lambda: ["fraud_risk", "credit_risk"],
+        description="Customers holding any of these tags are never seeds",
+    )
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    run_id: str | None = Field(default=None, description="Analysis run (default: latest)")
+
+    model_config = {"json_schema_extra": {"examples": [{"k": 50, "max_per_community": 3}]}}

