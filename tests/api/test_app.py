@@ -293,6 +293,8 @@ class _Delegate:
         self.uri = store.uri
 
     def __getattr__(self, name):
+        if name == "scan_tags":  # the optional fast path; subclasses may add their own
+            raise AttributeError(name)
         return getattr(self._store, name)
 
 
@@ -344,16 +346,18 @@ def test_every_way_of_loading_tags_gives_the_same_answers(ro_store, monkeypatch)
     from api.reads import Reads
 
     ids = ro_store.customer_ids().to_pylist()[::97]
-    full = Reads("x", store=ro_store)  # small run: one read_tags(run_id)
+    full = Reads("x", store=_Delegate(ro_store))  # no scan_tags, small run: one read_tags
     community_id = full.communities(limit=1, offset=0)["data"][0]["community_id"]
     expected = _answers(full, ids, community_id)
     assert full._serving.cache.tag_index is not None
     streamed = Reads("x", store=_Streaming(ro_store))
     assert _answers(streamed, ids, community_id) == expected
     monkeypatch.setattr(reads_module, "FULL_READ_LIMIT", 0)
-    per_request = Reads("x", store=ro_store)  # too large to hold: tags read per request
+    per_request = Reads("x", store=_Delegate(ro_store))  # too large: tags read per request
     assert _answers(per_request, ids, community_id) == expected
     assert per_request._serving.cache.tag_index is None
+    native = Reads("x", store=ro_store)  # the store's own scan_tags
+    assert _answers(native, ids, community_id) == expected
     # profiles keep the store's order of tags: score descending, then tag id
     tags = expected[0]["tags"]
     assert tags == sorted(tags, key=lambda t: (-t["score"], t["tag_id"]))
