@@ -63,7 +63,8 @@ def load(
 
 # --- runs -----------------------------------------------------------------------------------
 def new_run_id(now: datetime) -> str:
-    stamp = now.strftime("%Y%m%dT%H%M%S")
+    """Sortable by time to the microsecond, so two runs in one second keep their order."""
+    stamp = now.strftime("%Y%m%dT%H%M%S%f")
     suffix = hashlib.sha1(now.isoformat().encode()).hexdigest()[:6]
     return f"r{stamp}-{suffix}"
 
@@ -151,7 +152,7 @@ def analyze(
     now = datetime.now(UTC)
     run = RunInfo(
         run_id=new_run_id(now),
-        created_at=now.isoformat(timespec="seconds"),
+        created_at=now.isoformat(timespec="microseconds"),
         params=params.to_dict(),
         input_counts=store.counts(),
         stats={k: v for k, v in result.stats.items() if k != "timings"},
