@@ -32,33 +32,14 @@ from graph.centrality import (
 )
 from graph.communities import community_labels, community_stats, leiden_communities
 from graph.influence import grouped_percentile_ranks, influence_scores
+from graph.model import METRIC_COLUMNS as METRIC_NAMES
 from graph.params import AnalysisParams
 from graph.referral import referral_columns
 
 __all__ = ["COMMUNITY_COLUMNS", "METRIC_COLUMNS", "AnalysisResult", "analyze_graph"]
 
 #: Columns of :attr:`AnalysisResult.metrics`, in order.
-METRIC_COLUMNS: tuple[str, ...] = (
-    "customer_id",
-    "community_id",
-    "in_degree",
-    "out_degree",
-    "degree",
-    "in_strength",
-    "out_strength",
-    "pagerank",
-    "betweenness",
-    "coreness",
-    "clustering",
-    "constraint",
-    "reach_2hop",
-    "neighbor_communities",
-    "referrals_direct",
-    "referral_downstream",
-    "referral_depth",
-    "community_pagerank_pct",
-    "influence",
-)
+METRIC_COLUMNS: tuple[str, ...] = ("customer_id", "community_id", *METRIC_NAMES)
 
 #: Columns of :attr:`AnalysisResult.communities`, in order.
 COMMUNITY_COLUMNS: tuple[str, ...] = (

@@ -117,6 +117,29 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Per-customer metric columns of an analysis run (after customer_id and community_id), in
+#: order: the graph computes them, the store keeps them, tag rules read them.
+METRIC_COLUMNS: tuple[str, ...] = (
+    "in_degree",
+    "out_degree",
+    "degree",
+    "in_strength",
+    "out_strength",
+    "pagerank",
+    "betweenness",
+    "coreness",
+    "clustering",
+    "constraint",
+    "reach_2hop",
+    "neighbor_communities",
+    "referrals_direct",
+    "referral_downstream",
+    "referral_depth",
+    "community_pagerank_pct",
+    "influence",
+)
+
+
 @dataclass(frozen=True)
 class TableCounts:
     read: int = 0

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.model import SCHEMAS
+from graph.model import METRIC_COLUMNS, SCHEMAS
 
 DAY_S = 86400.0
 
@@ -123,25 +123,6 @@ FEATURES: dict[str, Feature] = {
     "influence": _f("influence"),
 }
 
-METRIC_COLUMNS: tuple[str, ...] = (
-    "in_degree",
-    "out_degree",
-    "degree",
-    "in_strength",
-    "out_strength",
-    "pagerank",
-    "betweenness",
-    "coreness",
-    "clustering",
-    "constraint",
-    "reach_2hop",
-    "neighbor_communities",
-    "referrals_direct",
-    "referral_downstream",
-    "referral_depth",
-    "community_pagerank_pct",
-    "influence",
-)
 #: Metrics that are undefined (not zero) for a customer outside the graph.
 _METRICS_KEEP_NULL = ("clustering", "constraint")
 
