@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
@@ -105,6 +106,26 @@ class DuckDBStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextmanager
+    def _transaction(self, what: str, **frames: object) -> Iterator[None]:
+        """Register `frames` as views, run the block in one transaction, always unregister.
+
+        A DuckDB error rolls the transaction back and surfaces as StoreError naming `what`.
+        """
+        con = self._cur()
+        for name, frame in frames.items():
+            con.register(name, frame)
+        try:
+            con.execute("BEGIN")
+            yield
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise StoreError(f"{what} failed: {exc}") from exc
+        finally:
+            for name in frames:
+                con.unregister(name)
+
     def _has_table(self, name: str) -> bool:
         q = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
         return self._cur().execute(q, [name]).fetchall()[0][0] > 0
@@ -120,9 +141,7 @@ class DuckDBStore:
         collist = ", ".join(f'"{c}"' for c in cols)
         changed = " OR ".join(f'c."{c}" IS DISTINCT FROM b."{c}"' for c in cols[1:])
         sets = ", ".join(f'"{c}" = b."{c}"' for c in cols[1:])
-        con.register("_batch", table)
-        try:
-            con.execute("BEGIN")
+        with self._transaction("writing customers", _batch=table):
             updated = con.execute(
                 f"UPDATE customers AS c SET {sets} FROM _batch AS b "
                 f"WHERE c.customer_id = b.customer_id AND ({changed})"
@@ -132,12 +151,6 @@ class DuckDBStore:
                 "FROM _batch AS b "
                 "WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = b.customer_id)"
             ).fetchall()[0][0]
-            con.execute("COMMIT")
-        except duckdb.Error as exc:
-            con.execute("ROLLBACK")
-            raise StoreError(f"writing customers failed: {exc}") from exc
-        finally:
-            con.unregister("_batch")
         return UpsertCounts(inserted=int(inserted), updated=int(updated))
 
     def upsert_rows(self, name: str, table: pa.Table) -> UpsertCounts:
@@ -182,10 +195,7 @@ class DuckDBStore:
         con = self._cur()
         m = metrics.assign(run_id=run.run_id)
         c = communities.assign(run_id=run.run_id)
-        con.register("_m", m)
-        con.register("_c", c)
-        try:
-            con.execute("BEGIN")
+        with self._transaction(f"writing run {run.run_id}", _m=m, _c=c):
             if not self._has_table("metrics"):
                 con.execute("CREATE TABLE metrics AS SELECT * FROM _m LIMIT 0")
                 con.execute("CREATE INDEX metrics_run_idx ON metrics (run_id, customer_id)")
@@ -210,22 +220,12 @@ class DuckDBStore:
                     json.dumps(run.stats, default=str),
                 ],
             )
-            con.execute("COMMIT")
-        except duckdb.Error as exc:
-            con.execute("ROLLBACK")
-            raise StoreError(f"writing run {run.run_id} failed: {exc}") from exc
-        finally:
-            con.unregister("_m")
-            con.unregister("_c")
 
     def write_tags(self, run_id: str, assignments: pd.DataFrame, catalog: pd.DataFrame) -> None:
         con = self._cur()
         a = assignments[["customer_id", "tag_id", "score", "reason"]].assign(run_id=run_id)
         cat = catalog[["tag_id", "name_zh", "name_en", "category", "rule"]].assign(run_id=run_id)
-        con.register("_a", a)
-        con.register("_cat", cat)
-        try:
-            con.execute("BEGIN")
+        with self._transaction(f"writing tags of run {run_id}", _a=a, _cat=cat):
             con.execute("DELETE FROM tag_assignments WHERE run_id = ?", [run_id])
             con.execute("DELETE FROM tag_catalog WHERE run_id = ?", [run_id])
             # stored in customer order: a profile lookup then touches one row group (zonemaps)
@@ -235,13 +235,6 @@ class DuckDBStore:
                 "FROM _cat k LEFT JOIN (SELECT tag_id, count(*) AS customers FROM _a "
                 "GROUP BY tag_id) n USING (tag_id)"
             )
-            con.execute("COMMIT")
-        except duckdb.Error as exc:
-            con.execute("ROLLBACK")
-            raise StoreError(f"writing tags of run {run_id} failed: {exc}") from exc
-        finally:
-            con.unregister("_a")
-            con.unregister("_cat")
 
     def list_runs(self) -> list[RunInfo]:
         rows = (
