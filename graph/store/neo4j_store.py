@@ -17,9 +17,12 @@ Choices, and why
 ----------------
 Relations are typed relationships, one relationship per input row, typed by the relation type in
 upper case (``referral`` -> ``:REFERRAL``). The natural key (src, dst, type, occurred_at) is the
-pattern itself: ``MERGE (a)-[r:TYPE {occurred_at: ...}]->(b)`` after matching both endpoints
-through the unique ``customer_id`` constraint, so reloading never duplicates an edge and the
-summary counter ``relationships_created`` is exactly the "inserted" count the loader reports.
+pattern itself: ``MERGE (a)-[r:TYPE {occurred_at: ...}]->(b)``, so reloading never duplicates an
+edge and the summary counter ``relationships_created`` is exactly the "inserted" count the loader
+reports. Endpoints are resolved once per load to internal node ids (one unique-index lookup per
+distinct customer, not two per row). While a type (or the Customer, Transaction, Event label) is
+still empty, rows are deduplicated in Arrow and CREATEd instead: a first load skips MERGE's
+scan of the start node's relationships.
 Relationship types and labels cannot be Cypher parameters; they are interpolated into statement
 templates only from the fixed whitelists below (:data:`REL_TYPES`, :data:`TAG_LABELS`), asserted
 in :meth:`Statement.render`.
@@ -44,9 +47,10 @@ nulls; temporal values as ISO strings that Arrow parses vectorised). This avoids
 ``Record`` per row: measured on 1.29M relations, 156 s -> 24 s wall, client CPU 47 s -> 2 s,
 server CPU 32 s -> 12 s. Parallel writers were measured and rejected: two concurrent relation
 loaders on 2 cores mostly fail with ``Transaction.Outdated`` and retry (throughput fell 4x).
-Relation writes cost the server ~75-130 us of CPU per row (CREATE alone ~75 us; MERGE's
-existence check and the epoch->LocalDateTime conversion add the rest), so one Neo4j 5
-Community core tops out near 10-15k relations/s through Cypher.
+Measured on this 2-core machine (Neo4j 5.26 Community, slotted runtime): a bare relationship
+CREATE between nodes found by id costs the server ~35 us of CPU, the epoch->LocalDateTime
+conversion and four properties ~15 us more, MERGE ~20 us more, and each unique-index seek
+~10 us; so a first load runs near 25-30k relations/s and a reload (MERGE) near half that.
 
 Writes go through the driver's managed transactions (``session.execute_write``) in client-side
 batches of ``batch_size`` rows (default 20,000; ``GUANXI_NEO4J_BATCH_SIZE``), so the driver
@@ -293,44 +297,87 @@ UPSERT_CUSTOMERS = _stmt(
     **_cust_params,
 )
 
+# First load (no Customer node yet; ids deduplicated client-side): no lookup, no comparison.
+CREATE_CUSTOMERS = _stmt(
+    "customers.create",
+    "UNWIND range(0, size($customer_id) - 1) AS i "
+    "CREATE (n:Customer {customer_id: $customer_id[i], "
+    + ", ".join(f"{c}: {_value_in(c, _CUST.field(c).type, f'${c}[i]')}" for c in _CUST.names[1:])
+    + "})",
+    **_cust_params,
+)
+
 _REL = SCHEMAS["relations"]
-UPSERT_RELATIONS = _stmt(
-    "relations.upsert",
-    "UNWIND range(0, size($src_id) - 1) AS i "
-    "MATCH (a:Customer {customer_id: $src_id[i]}) "
-    "MATCH (b:Customer {customer_id: $dst_id[i]}) "
-    f"MERGE (a)-[r:__REL__ {{occurred_at: {_ts_in('$occurred_at[i]')}}}]->(b) "
-    "ON CREATE SET r.amount = $amount[i], r.count = $count[i], r.channel = $channel[i], "
-    "  r.attributes = $attributes[i]",
-    src_id=["C1"],
-    dst_id=["C2"],
+_REL_PARAMS: dict[str, Any] = dict(
+    src=[0],
+    dst=[1],
     occurred_at=[_EX_TS],
     amount=[10.0],
     count=[1],
     channel=["app"],
     attributes=[None],
 )
+# Endpoints come as internal node ids resolved once per load (RESOLVE_CUSTOMERS): a node-by-id
+# seek costs the server a fraction of a unique-index seek, and two per row add up at 10M rows.
+# ``id()`` is deprecated in favour of ``elementId()``, but an element id is a ~40-character
+# string per endpoint over Bolt; the ids never leave one load, so the compact form is used.
+_BY_ID = (
+    "UNWIND range(0, size($src) - 1) AS i "
+    "MATCH (a) WHERE id(a) = $src[i] "
+    "MATCH (b) WHERE id(b) = $dst[i] "
+)
+UPSERT_RELATIONS = _stmt(
+    "relations.upsert",
+    _BY_ID + f"MERGE (a)-[r:__REL__ {{occurred_at: {_ts_in('$occurred_at[i]')}}}]->(b) "
+    "ON CREATE SET r.amount = $amount[i], r.count = $count[i], r.channel = $channel[i], "
+    "  r.attributes = $attributes[i]",
+    **_REL_PARAMS,
+)
+# First load of a relationship type (none of that type exists, rows deduplicated client-side):
+# CREATE skips MERGE's scan of a's relationships, ~20 us of server CPU per row.
+CREATE_RELATIONS = _stmt(
+    "relations.create",
+    _BY_ID + f"CREATE (a)-[:__REL__ {{occurred_at: {_ts_in('$occurred_at[i]')}, "
+    "amount: $amount[i], count: $count[i], channel: $channel[i], attributes: $attributes[i]}]->(b)",
+    **_REL_PARAMS,
+)
+RESOLVE_CUSTOMERS = _stmt(
+    "customers.resolve",
+    "UNWIND $ids AS id MATCH (c:Customer {customer_id: id}) "
+    "RETURN collect(id) AS customer_id, collect(id(c)) AS node_id",
+    ids=["C1"],
+)
 
 
-def _insert_keyed(name: str, label: str, rel: str) -> Statement:
+def _insert_keyed(name: str, label: str, rel: str) -> tuple[Statement, Statement]:
+    """(insert, create) for a keyed table: insert skips rows whose key exists; create is the
+    first-load form for an empty label (keys deduplicated client-side; the uniqueness
+    constraint still refuses a duplicate)."""
     schema = SCHEMAS[name]
     props = ", ".join(
         f"{c}: {_value_in(c, schema.field(c).type, f'${c}[i]')}" for c in schema.names
     )
     params: dict[str, Any] = {c: [None] for c in schema.names}
-    params.update(key=["k"], customer_id=["C1"], occurred_at=[_EX_TS])
-    return _stmt(
-        f"{name}.insert",
-        "UNWIND range(0, size($key) - 1) AS i "
-        "WITH i WHERE NOT EXISTS { MATCH (y:" + label + " {key: $key[i]}) } "
-        "MATCH (c:Customer {customer_id: $customer_id[i]}) "
-        f"CREATE (c)-[:{rel}]->(x:{label} {{key: $key[i], {props}}})",
-        **params,
+    params.update(key=["k"], node=[0], customer_id=["C1"], occurred_at=[_EX_TS])
+    create = (
+        "MATCH (c) WHERE id(c) = $node[i] "
+        f"CREATE (c)-[:{rel}]->(x:{label} {{key: $key[i], {props}}})"
+    )
+    return (
+        _stmt(
+            f"{name}.insert",
+            "UNWIND range(0, size($key) - 1) AS i "
+            "WITH i WHERE NOT EXISTS { MATCH (y:" + label + " {key: $key[i]}) } " + create,
+            **params,
+        ),
+        _stmt(f"{name}.create", "UNWIND range(0, size($key) - 1) AS i " + create, **params),
     )
 
 
-INSERT_TRANSACTIONS = _insert_keyed("transactions", "Transaction", "HAS_TRANSACTION")
-INSERT_EVENTS = _insert_keyed("events", "Event", "HAS_EVENT")
+INSERT_TRANSACTIONS, CREATE_TRANSACTIONS = _insert_keyed(
+    "transactions", "Transaction", "HAS_TRANSACTION"
+)
+INSERT_EVENTS, CREATE_EVENTS = _insert_keyed("events", "Event", "HAS_EVENT")
 
 COUNT_CUSTOMERS = _stmt("counts.customers", "MATCH (c:Customer) RETURN count(c) AS n")
 COUNT_RELATIONS = _stmt("counts.relations", "MATCH ()-[r:__REL__]->() RETURN count(r) AS n")
@@ -695,13 +742,13 @@ def _natural_key(table: pa.Table, name: str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "\x1f").combine_chunks()
 
 
-def _dedup_first(table: pa.Table, key: pa.Array) -> tuple[pa.Table, pa.Array]:
-    """Rows with a key not seen earlier in the batch (first occurrence wins)."""
-    idx = pa.table({"k": key, "i": pa.array(np.arange(len(key)))})
-    first = idx.group_by("k", use_threads=False).aggregate([("i", "min")]).column("i_min")
-    order = pc.sort_indices(first)
-    take = pc.take(first, order)
-    return table.take(take), key.take(take)
+def _dedup_first(table: pa.Table, keys: list[str]) -> pa.Table:
+    """Rows whose key columns were not seen earlier in the table (first occurrence wins)."""
+    idx = table.select(keys).append_column("__i", pa.array(np.arange(table.num_rows)))
+    first = idx.group_by(keys, use_threads=False).aggregate([("__i", "min")]).column("__i_min")
+    if len(first) == table.num_rows:
+        return table
+    return table.take(pc.take(first, pc.sort_indices(first)))
 
 
 class Neo4jStore:
@@ -868,6 +915,12 @@ class Neo4jStore:
     def upsert_customers(self, table: pa.Table) -> UpsertCounts:
         table = _conform(table, "customers")
         inserted = updated = 0
+        if self._count(COUNT_CUSTOMERS) == 0:
+            table = _dedup_first(table, ["customer_id"])
+            for batch in self._batches(table):
+                _, counters = self._write(CREATE_CUSTOMERS, _column_lists(batch))
+                inserted += counters.nodes_created
+            return UpsertCounts(inserted=inserted)
         for batch in self._batches(table):
             rows, counters = self._write(UPSERT_CUSTOMERS, _column_lists(batch))
             inserted += counters.nodes_created
@@ -875,29 +928,76 @@ class Neo4jStore:
         return UpsertCounts(inserted=inserted, updated=updated)
 
     def upsert_rows(self, name: str, table: pa.Table) -> UpsertCounts:
+        """Insert relations, transactions or events whose natural key is new.
+
+        Why two forms: while a relationship type or label is still empty (a first load), rows
+        are deduplicated here and CREATEd outright; otherwise each row is MERGEd (relations)
+        or checked against the key constraint (transactions, events), so reloading inserts
+        nothing. Single writer assumed, as for every load. Endpoints are resolved to node ids
+        once per call (see :data:`RESOLVE_CUSTOMERS`).
+        """
         if name not in ("relations", "transactions", "events"):
             raise ValueError(f"upsert_rows takes relations, transactions or events, not {name}")
         table = _conform(table, name)
         inserted = 0
         if name == "relations":
             types = table.column("type")
-            for rel_type, rel in REL_TYPES.items():
-                part = table.filter(pc.equal(types, rel_type)).drop_columns(["type"])
-                for batch in self._batches(part):
-                    _, counters = self._write(UPSERT_RELATIONS, _column_lists(batch), sub=rel)
-                    inserted += counters.relationships_created
             unknown = pc.sum(pc.invert(pc.is_in(types, pa.array(list(REL_TYPES))))).as_py()
             if unknown:
                 raise StoreError(f"relations: {unknown} row(s) with a type not in {RELATION_TYPES}")
+            table = _dedup_first(table, list(NATURAL_KEYS["relations"]))
+            for end in ("src", "dst"):
+                table = table.append_column(end, self._node_ids(table.column(f"{end}_id")))
+            table = table.drop_columns(["src_id", "dst_id"])
+            types = table.column("type")
+            for rel_type, rel in REL_TYPES.items():
+                part = table.filter(pc.equal(types, rel_type)).drop_columns(["type"])
+                if part.num_rows == 0:
+                    continue
+                stmt = UPSERT_RELATIONS if self._count(COUNT_RELATIONS, rel) else CREATE_RELATIONS
+                for batch in self._batches(part):
+                    _, counters = self._write(stmt, _column_lists(batch), sub=rel)
+                    inserted += counters.relationships_created
             return UpsertCounts(inserted=inserted)
-        stmt = INSERT_TRANSACTIONS if name == "transactions" else INSERT_EVENTS
+        count, insert, create = (
+            (COUNT_TRANSACTIONS, INSERT_TRANSACTIONS, CREATE_TRANSACTIONS)
+            if name == "transactions"
+            else (COUNT_EVENTS, INSERT_EVENTS, CREATE_EVENTS)
+        )
+        stmt = insert if self._count(count) else create
+        table = table.append_column("key", _natural_key(table, name))
+        table = _dedup_first(table, ["key"])
+        table = table.append_column("node", self._node_ids(table.column("customer_id")))
         for batch in self._batches(table):
-            batch, key = _dedup_first(batch, _natural_key(batch, name))
-            params = _column_lists(batch)
-            params["key"] = key.to_pylist()
-            _, counters = self._write(stmt, params)
+            _, counters = self._write(stmt, _column_lists(batch))
             inserted += counters.nodes_created
         return UpsertCounts(inserted=inserted)
+
+    def _count(self, stmt: Statement, sub: str | None = None) -> int:
+        rows = self._read(stmt, sub=sub)
+        return int(rows[0][0]) if rows else 0
+
+    def _node_ids(self, customer_ids: pa.ChunkedArray | pa.Array) -> pa.Array:
+        """Internal node id of each customer id, looked up once per distinct id.
+
+        Raises StoreError when a customer is missing: the loader validated every endpoint
+        against the store, so a gap means the store changed underneath the load.
+        """
+        unique = pc.unique(customer_ids)
+        found_ids: list = []
+        found_nodes: list = []
+        step = max(self.batch_size, 50_000)
+        for start in range(0, len(unique), step):
+            chunk = unique.slice(start, step).to_pylist()
+            rows = self._read(RESOLVE_CUSTOMERS, {"ids": chunk})
+            if rows:
+                found_ids += rows[0][0]
+                found_nodes += rows[0][1]
+        pos = pc.index_in(customer_ids, value_set=pa.array(found_ids, pa.string()))
+        missing = pc.sum(pc.is_null(pos)).as_py() or 0
+        if missing:
+            raise StoreError(f"{missing} row(s) name a customer that is not in the store")
+        return pc.take(pa.array(found_nodes, pa.int64()), pos).combine_chunks()
 
     def counts(self) -> dict[str, int]:
         out = {"customers": self._read(COUNT_CUSTOMERS)[0][0]}
