@@ -8,6 +8,7 @@ the peak RSS of this process and of the server (psutil on the server pid).
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 from pathlib import Path
@@ -41,6 +42,11 @@ class _PeakRss:
         self._t.join()
 
 
+def _say(msg: str) -> None:
+    """Each stage's figures as soon as they exist: a long run cut short still reports them."""
+    print(f"bench neo4j: {msg}", file=sys.stderr, flush=True)
+
+
 def run_neo4j_bench(
     data_dir: Path,
     *,
@@ -50,6 +56,7 @@ def run_neo4j_bench(
     server_pid: int | None = None,
     server_dir: Path | None = None,
     clear: bool = True,
+    load: bool = True,
     batch_size: int | None = None,
     analyze: bool = True,
     seed: int = 7,
@@ -65,6 +72,8 @@ def run_neo4j_bench(
     server_pid, server_dir
         The server's pid, or the ``neo4j_local`` directory to read it from with ``status``;
         without either, the server's RSS is not reported.
+    load
+        Load ``data_dir`` (False: time projection and analysis of what the store holds).
     clear
         Empty the database first (``MATCH (n) DETACH DELETE n`` in batches).
     batch_size
@@ -102,28 +111,30 @@ def run_neo4j_bench(
         _PeakRss({"python": psutil.Process().pid, "server": server_pid}) as rss,
         Neo4jStore(bolt_uri, user=user, password=password, batch_size=batch_size) as store,
     ):
-        if clear:
+        if clear and load:
             t = time.perf_counter()
             store.clear()
             out["clear_s"] = round(time.perf_counter() - t, 2)
-        t = time.perf_counter()
-        report = load_folder(
-            store, data_dir, quarantine_dir=Path(data_dir) / "quarantine", progress=progress
-        )
-        end = time.perf_counter()
-        out["load_s"] = round(end - t, 2)
-        rows = {k: v.loaded for k, v in report.tables.items()}
-        out["rows"] = rows
-        out["rows_per_s"] = round(sum(rows.values()) / (end - t))
-        order = ["customers", "relations", "transactions", "events"]
-        marks = [stamps.get(n) for n in order] + [end]
-        per = {}
-        for i, n in enumerate(order):
-            if marks[i] is not None and marks[i + 1] is not None:
-                per[n] = round(marks[i + 1] - marks[i], 2)
-        out["load_tables_s"] = per
-        if per.get("relations"):
-            out["relations_per_s"] = round(rows["relations"] / per["relations"])
+        if load:
+            t = time.perf_counter()
+            report = load_folder(
+                store, data_dir, quarantine_dir=Path(data_dir) / "quarantine", progress=progress
+            )
+            end = time.perf_counter()
+            out["load_s"] = round(end - t, 2)
+            rows = {k: v.loaded for k, v in report.tables.items()}
+            out["rows"] = rows
+            out["rows_per_s"] = round(sum(rows.values()) / (end - t))
+            order = ["customers", "relations", "transactions", "events"]
+            marks = [stamps.get(n) for n in order] + [end]
+            per = {}
+            for i, n in enumerate(order):
+                if marks[i] is not None and marks[i + 1] is not None:
+                    per[n] = round(marks[i + 1] - marks[i], 2)
+            out["load_tables_s"] = per
+            if per.get("relations"):
+                out["relations_per_s"] = round(rows["relations"] / per["relations"])
+            _say(f"load {out['load_s']} s, {out['rows_per_s']:,} rows/s, per table {per}")
 
         t = time.perf_counter()
         ids = store.customer_ids()
@@ -131,6 +142,7 @@ def run_neo4j_bench(
         out["projection_s"] = round(time.perf_counter() - t, 2)
         out["projection_rows"] = rel.num_rows
         out["projection_rows_per_s"] = round(rel.num_rows / max(out["projection_s"], 1e-9))
+        _say(f"projection {out['projection_s']} s, {out['projection_rows_per_s']:,} rows/s")
         del rel, ids
 
         if analyze:
