@@ -114,12 +114,11 @@ def _read_csv(name: str, path: Path) -> tuple[pa.Table, pa.Table, np.ndarray]:
     finally:
         con.close()
     bad_lines = np.unique(rejects.column("line").to_numpy().astype(np.int64))
-    total = table.num_rows + len(bad_lines)
     # data rows are numbered from 1 (file line 2); rejected lines keep their own numbers
-    lines = np.arange(2, total + 2, dtype=np.int64)
-    good_lines = np.setdiff1d(lines, bad_lines, assume_unique=True)
-    rows = good_lines - 1
+    rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
     if len(bad_lines):
+        lines = np.arange(2, table.num_rows + len(bad_lines) + 2, dtype=np.int64)
+        rows = np.setdiff1d(lines, bad_lines, assume_unique=True) - 1
         first = {}
         for line, text, err in zip(
             rejects.column("line").to_pylist(),
