@@ -50,7 +50,6 @@ import gc
 import json
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -60,6 +59,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 import psutil
+
+from api.peak_rss import PeakRss
 
 __all__ = ["gds_table", "run_gds_bench", "spearman", "top_k_overlap"]
 
@@ -126,45 +127,6 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class _PeakRss:
-    """Samples the RSS of some processes in a thread; ``peak`` holds the maxima in bytes."""
-
-    def __init__(self, pids: dict[str, int | None], interval: float = 0.1) -> None:
-        self._procs: dict[str, psutil.Process] = {}
-        for k, pid in pids.items():
-            if pid:
-                with contextlib.suppress(psutil.Error):
-                    self._procs[k] = psutil.Process(pid)
-        self.peak = dict.fromkeys(self._procs, 0)
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._interval = interval
-
-    def now(self) -> dict[str, int]:
-        out = {}
-        for k, p in self._procs.items():
-            with contextlib.suppress(psutil.Error):
-                out[k] = p.memory_info().rss
-        return out
-
-    def _run(self) -> None:
-        while True:
-            for k, v in self.now().items():
-                self.peak[k] = max(self.peak[k], v)
-            if self._stop.wait(self._interval):
-                return
-
-    def __enter__(self) -> _PeakRss:
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._t.join()
-        for k, v in self.now().items():
-            self.peak[k] = max(self.peak[k], v)
 
 
 def _mb(b: int | None) -> float | None:
@@ -691,13 +653,13 @@ def _compare(
     rss_gx_peak: dict[str, int] = {}
     for r in range(repeats):
         say(f"GDS side, run {r + 1}/{repeats} ({n:,} customers)")
-        with _PeakRss({"server": server_pid}) as rss_gds:
+        with PeakRss({"server": server_pid}) as rss_gds:
             before = before or rss_gds.now().get("server")
             gds_times, gds_out, gds_ids, gds_info = _gds_side(
                 gds, n_expected=n, seed=seed, concurrency=concurrency
             )
             gds.drop_graphs()
-        after = _PeakRss({"server": server_pid}).now().get("server")
+        after = PeakRss({"server": server_pid}).now().get("server")
         if rss_gds.peak.get("server") is not None:
             rss_gds_peak = max(rss_gds_peak or 0, rss_gds.peak["server"])
         gds_runs.append(gds_times)
@@ -707,7 +669,7 @@ def _compare(
         say(f"guanxi side, run {r + 1}/{repeats} ({n:,} customers)")
         g = gx_out = None
         gc.collect()
-        with _PeakRss({"python": me, "server": server_pid}) as rss_gx:
+        with PeakRss({"python": me, "server": server_pid}) as rss_gx:
             py_before = py_before or rss_gx.now().get("python")
             gx_times, gx_out, (g, gx_info) = _guanxi_side(store, as_of=as_of, seed=seed)
         for k, v in rss_gx.peak.items():

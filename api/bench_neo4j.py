@@ -7,39 +7,13 @@ the peak RSS of this process and of the server (psutil on the server pid).
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import threading
 import time
 from pathlib import Path
 
 import psutil
 
-
-class _PeakRss:
-    """Samples the RSS of a set of processes in a background thread; keeps the maxima."""
-
-    def __init__(self, pids: dict[str, int | None], interval: float = 0.2) -> None:
-        self._procs = {k: psutil.Process(p) for k, p in pids.items() if p}
-        self.peak = {k: 0 for k in self._procs}
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._interval = interval
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for k, p in self._procs.items():
-                with contextlib.suppress(psutil.Error):
-                    self.peak[k] = max(self.peak[k], p.memory_info().rss)
-            self._stop.wait(self._interval)
-
-    def __enter__(self) -> _PeakRss:
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._t.join()
+from api.peak_rss import PeakRss
 
 
 def _say(msg: str) -> None:
@@ -108,7 +82,7 @@ def run_neo4j_bench(
         stamps[detail.split(":")[0]] = time.perf_counter()
 
     with (
-        _PeakRss({"python": psutil.Process().pid, "server": server_pid}) as rss,
+        PeakRss({"python": psutil.Process().pid, "server": server_pid}, interval=0.2) as rss,
         Neo4jStore(bolt_uri, user=user, password=password, batch_size=batch_size) as store,
     ):
         if clear and load:
