@@ -89,14 +89,13 @@ def _neo4j_stage(data: Path, workdir: Path) -> dict:
 
     uri = os.environ.get("NEO4J_URI")
     if uri:
-        return {
-            "detail": run_neo4j_bench(
-                data,
-                bolt_uri=uri,
-                user=os.environ.get("NEO4J_USER", "neo4j"),
-                password=os.environ["NEO4J_PASSWORD"],
-            )
-        }
+        res = run_neo4j_bench(
+            data,
+            bolt_uri=uri,
+            user=os.environ.get("NEO4J_USER", "neo4j"),
+            password=os.environ["NEO4J_PASSWORD"],
+        )
+        return {"rows": sum(res.get("rows", {}).values()), "detail": res}
     neo_dir = workdir / "neo4j"
     info = neo4j_local.start(neo_dir, bolt_port=17787, http_port=17574)
     try:
@@ -110,7 +109,7 @@ def _neo4j_stage(data: Path, workdir: Path) -> dict:
         )
     finally:
         neo4j_local.stop(neo_dir)
-    return {"rows": res.get("rows", 0), "detail": res}
+    return {"rows": sum(res.get("rows", {}).values()), "detail": res}
 
 
 def run_bench(
@@ -164,7 +163,11 @@ def _main() -> None:
     res = _stage(name, customers, workdir)
     res["stage_s"] = round(time.perf_counter() - t, 3)
     res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    sys.stdout.write("\n" + json.dumps(res, default=str) + "\n")
+    text = json.dumps(res, default=str)
+    # Also on disk: a stage can run for an hour, and its figures must outlive a failure of the
+    # parent process that collects them.
+    (workdir / f"stage-{name}.json").write_text(text + "\n")
+    sys.stdout.write("\n" + text + "\n")
 
 
 if __name__ == "__main__":

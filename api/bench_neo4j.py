@@ -59,7 +59,7 @@ def run_neo4j_bench(
     -------
     dict
         ``rows``, ``load_s``, ``rows_per_s`` and ``relations_per_s`` (per table seconds in
-        ``load_tables_s``), ``reload_s``, ``projection_s``, ``analyze`` timings
+        ``load_tables_s``), ``projection_s``, ``analyze`` timings
         (``persist_metrics`` + ``persist_tags`` = write-back), ``peak_rss_mb`` of ``python``
         and ``server``.
 
