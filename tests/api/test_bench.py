@@ -15,15 +15,20 @@ def _stage_rows(workdir, name: str) -> dict:
     return json.loads((workdir / f"stage-{name}.json").read_text())
 
 
-def test_bench_counts_rows_and_keeps_each_stage_on_disk(tmp_path):
+def _bench_300(workdir, stage: str) -> dict:
+    """Generate 300 customers, run `stage` on them; the stages' summaries by name."""
     res = run_bench(
         customers=300,
-        workdir=tmp_path,
-        stages=["generate", "load"],
+        workdir=workdir,
+        stages=["generate", stage],
         networkx=False,
         console=Console(quiet=True),
     )
-    by_name = {s["stage"]: s for s in res["stages"]}
+    return {s["stage"]: s for s in res["stages"]}
+
+
+def test_bench_counts_rows_and_keeps_each_stage_on_disk(tmp_path):
+    by_name = _bench_300(tmp_path, "load")
     assert set(by_name) == {"generate", "load"}
     load = by_name["load"]
     assert isinstance(load["rows"], int) and load["rows"] > 300  # customers plus their rows
@@ -33,14 +38,7 @@ def test_bench_counts_rows_and_keeps_each_stage_on_disk(tmp_path):
 
 @pytest.mark.skipif(not os.environ.get("NEO4J_URI"), reason="needs NEO4J_URI (set in CI)")
 def test_neo4j_stage_reports_total_rows_and_its_detail(tmp_path):
-    res = run_bench(
-        customers=300,
-        workdir=tmp_path,
-        stages=["generate", "neo4j"],
-        networkx=False,
-        console=Console(quiet=True),
-    )
-    neo = next(s for s in res["stages"] if s["stage"] == "neo4j")
+    neo = _bench_300(tmp_path, "neo4j")["neo4j"]
     detail = neo["detail"]
     assert neo["rows"] == sum(detail["rows"].values()) > 300
     assert detail["relations_per_s"] > 0 and detail["projection_s"] > 0
