@@ -17,6 +17,7 @@ from typing import Protocol, Self, runtime_checkable
 import pandas as pd
 import pyarrow as pa
 
+from graph.errors import ConfigError
 from graph.model import RunInfo
 
 
@@ -34,6 +35,24 @@ class EgoNetwork:
 
     nodes: pd.DataFrame  # customer_id, community_id, influence, hop
     edges: pd.DataFrame  # src_id, dst_id, type, weight, interactions
+
+
+def checked_pii_columns(columns: Sequence[str]) -> list[str]:
+    """Column names to declare PII, stripped; both stores check them the same way.
+
+    Raises
+    ------
+    ConfigError
+        A name is not a string or is blank (a stray comma in ``--pii-columns a,,b``).
+    """
+    if isinstance(columns, str):
+        raise ConfigError(f"PII columns must be a list of names, not the string {columns!r}")
+    out = []
+    for c in columns:
+        if not isinstance(c, str) or not c.strip():
+            raise ConfigError(f"PII column name {c!r} is blank or not a string; name a column")
+        out.append(c.strip())
+    return out
 
 
 @runtime_checkable
@@ -65,6 +84,19 @@ class GraphStore(Protocol):
 
     def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
         """A whole input table as Arrow (the projection and the features read this)."""
+        ...
+
+    # --- store metadata -------------------------------------------------------------------
+    def declare_pii_columns(self, columns: Sequence[str]) -> None:
+        """Add customer columns to the set declared PII (kept in the store, never removed).
+
+        Persisted with the data rather than in a setting, so that every later reader of this
+        store (API, CLI, quarantine writer) masks them without being told again.
+        """
+        ...
+
+    def declared_pii_columns(self) -> tuple[str, ...]:
+        """The columns declared PII in this store, sorted; empty when none were declared."""
         ...
 
     # --- runs -----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from graph.errors import CustomerNotFound, RunNotFound, StoreError, StoreUnavailable
 from graph.model import NATURAL_KEYS, SCHEMAS, TABLES, RunInfo
-from graph.store.base import EgoNetwork, UpsertCounts
+from graph.store.base import EgoNetwork, UpsertCounts, checked_pii_columns
 
 _DUCK_TYPES = {
     pa.string(): "VARCHAR",
@@ -56,6 +56,11 @@ CREATE TABLE IF NOT EXISTS tag_catalog (
     rule VARCHAR, customers BIGINT
 );
 """
+
+
+# Store-wide settings that travel with the data (one row per key and value).
+_META_DDL = "CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR, PRIMARY KEY (key, value))"
+_PII_KEY = "pii_column"
 
 
 def _ddl(name: str) -> str:
@@ -106,6 +111,7 @@ class DuckDBStore:
         for name in TABLES:
             con.execute(_ddl(name))
         con.execute(_RUN_TABLES_DDL)
+        con.execute(_META_DDL)
         con.execute("CREATE UNIQUE INDEX IF NOT EXISTS customers_id_idx ON customers (customer_id)")
 
     def close(self) -> None:
@@ -248,6 +254,22 @@ class DuckDBStore:
             raise ValueError(f"unknown column(s) {bad} for {name}")
         collist = ", ".join(f'"{c}"' for c in cols)
         return self._cur().sql(f"SELECT {collist} FROM {name}").to_arrow_table()
+
+    # --- store metadata -------------------------------------------------------------------
+    def declare_pii_columns(self, columns: Sequence[str]) -> None:
+        names = checked_pii_columns(columns)
+        if not names:
+            return
+        rows = pd.DataFrame({"key": _PII_KEY, "value": sorted(set(names))})
+        with self._transaction("declaring PII columns", _pii=rows):
+            self._cur().execute("INSERT OR IGNORE INTO meta SELECT key, value FROM _pii")
+
+    def declared_pii_columns(self) -> tuple[str, ...]:
+        # a store file written before the meta table existed, opened read-only, has none
+        if not self._has_table("meta"):
+            return ()
+        q = "SELECT value FROM meta WHERE key = ? ORDER BY value"
+        return tuple(r[0] for r in self._cur().execute(q, [_PII_KEY]).fetchall())
 
     # --- runs -----------------------------------------------------------------------------
     def write_run(self, run: RunInfo, *, metrics: pd.DataFrame, communities: pd.DataFrame) -> None:

@@ -11,6 +11,7 @@ Graph model (what an analyst sees in Neo4j Browser)::
     (:Customer)-[:IN_COMMUNITY]->(:Community {run_id, community_id, size, density, ...})
     (:Customer)-[:HAS_TAG {run_id, score, reason}]->(:Tag {tag_id, name_zh, name_en, ...})
     (:Run {run_id, created_at, params, input_counts, stats, catalog, ...})
+    (:GuanxiMeta {key, value: [strings]})   store metadata, e.g. the declared PII columns
     plus the social and risk tags of the latest run as labels (:OpinionLeader, :Bridge, ...)
 
 Choices, and why
@@ -85,7 +86,7 @@ import pyarrow.compute as pc
 
 from graph.errors import CustomerNotFound, RunNotFound, StoreError, StoreUnavailable
 from graph.model import NATURAL_KEYS, RELATION_TYPES, SCHEMAS, TABLES, RunInfo
-from graph.store.base import EgoNetwork, UpsertCounts
+from graph.store.base import EgoNetwork, UpsertCounts, checked_pii_columns
 
 __all__ = [
     "REL_TYPES",
@@ -261,6 +262,11 @@ SCHEMA_SETUP: tuple[Statement, ...] = (
     _stmt(
         "schema.run_id_unique",
         "CREATE CONSTRAINT run_id_unique IF NOT EXISTS FOR (r:Run) REQUIRE r.run_id IS UNIQUE",
+    ),
+    _stmt(
+        "schema.meta_key_unique",
+        "CREATE CONSTRAINT guanxi_meta_key_unique IF NOT EXISTS "
+        "FOR (m:GuanxiMeta) REQUIRE m.key IS UNIQUE",
     ),
     _stmt(
         "schema.community_index",
@@ -703,6 +709,21 @@ EGO_EDGES = _stmt(
     ids=["C1", "C2"],
 )
 
+# --- store metadata: (:GuanxiMeta {key, value: [strings]}) ---
+META_ADD = _stmt(
+    "meta.add_values",
+    "MERGE (m:GuanxiMeta {key: $key}) "
+    "WITH m, coalesce(m.value, []) AS old "
+    "SET m.value = old + [v IN $values WHERE NOT v IN old]",
+    key="pii_columns",
+    values=["email"],
+)
+META_GET = _stmt(
+    "meta.get_values",
+    "MATCH (m:GuanxiMeta {key: $key}) RETURN m.value AS value",
+    key="pii_columns",
+)
+
 # --- maintenance ---
 DELETE_ALL_RELS_BATCH = _stmt(
     "admin.delete_all_relationships_batch",
@@ -1061,6 +1082,16 @@ class Neo4jStore:
         los = ["", *cuts]
         his: list[str | None] = [*cuts, None]
         return list(zip(los, his, strict=True))
+
+    # --- store metadata -------------------------------------------------------------------
+    def declare_pii_columns(self, columns: Sequence[str]) -> None:
+        names = checked_pii_columns(columns)
+        if names:
+            self._write(META_ADD, {"key": "pii_columns", "values": sorted(set(names))})
+
+    def declared_pii_columns(self) -> tuple[str, ...]:
+        rows = self._read(META_GET, {"key": "pii_columns"})
+        return tuple(sorted(rows[0][0] or [])) if rows else ()
 
     # --- runs -----------------------------------------------------------------------------
     def write_run(self, run: RunInfo, *, metrics: pd.DataFrame, communities: pd.DataFrame) -> None:
