@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -79,12 +80,109 @@ def root(
 
 @contextmanager
 def _errors():
-    """Translate GuanxiError into one line on stderr and exit code 1."""
+    """Translate errors into one line on stderr: exit 1 for a GuanxiError, 2 for a bug.
+
+    A GuanxiError is the user's to fix (a bad file, an unknown id) and its message says how.
+    Anything else is ours: the user sees one line naming the command, the files it was given
+    and where the traceback went, never the traceback itself, which goes to a log file to
+    attach to a bug report.
+    """
     try:
         yield
     except GuanxiError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    except (click.exceptions.Exit, click.Abort, click.ClickException):
+        raise  # typer's own ways out: exit codes and usage errors
+    except Exception as exc:
+        command, arguments = _failing_command(exc)
+        _report_crash(command, _files_named(arguments, exc), exc)
+        raise typer.Exit(2) from None
+
+
+def _report_crash(command: str, where: str, exc: BaseException) -> None:
+    log = _write_crash_log(command, exc)
+    err.print(
+        f"[red]internal error[/red] in `{command}`"
+        + (f" on {where}" if where else "")
+        + f": {type(exc).__name__}: {_one_line(exc)}; traceback written to {log}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _one_line(exc: BaseException, width: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _failing_command(exc: BaseException) -> tuple[str, dict]:
+    """The command whose body raised `exc` (as typed, e.g. ``guanxi tags diff``) and its
+    arguments, read from the command function's frame in the traceback."""
+    paths = _command_paths()
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if tb.tb_frame.f_globals is globals() and code in paths:
+            return paths[code], dict(tb.tb_frame.f_locals)
+        tb = tb.tb_next
+    return "guanxi", {}
+
+
+def _command_paths() -> dict:
+    """Code object of every command and group callback -> the words that invoke it."""
+    out = {}
+
+    def walk(typer_app: typer.Typer, words: list[str]) -> None:
+        if typer_app.registered_callback is not None:
+            out[typer_app.registered_callback.callback.__code__] = " ".join(words)
+        for cmd in typer_app.registered_commands:
+            name = cmd.name or cmd.callback.__name__.replace("_", "-")
+            out[cmd.callback.__code__] = " ".join([*words, name])
+        for group in typer_app.registered_groups:
+            walk(group.typer_instance, [*words, group.name])
+
+    walk(app, ["guanxi"])
+    return out
+
+
+def _files_named(arguments: dict, exc: BaseException) -> str:
+    """The files the failing command was working on: its path arguments and store, plus any
+    file an inner layer attached to the exception as a note ("file: ...")."""
+    names = [
+        str(value)
+        for name, value in arguments.items()
+        if isinstance(value, Path) or (name == "store" and isinstance(value, str))
+    ]
+    for note in getattr(exc, "__notes__", ()):
+        if note.startswith("file: "):
+            names.append(note[len("file: ") :])
+    return ", ".join(dict.fromkeys(names))
+
+
+def _write_crash_log(command: str, exc: BaseException) -> Path:
+    """Write the traceback to a fresh log file and return its path.
+
+    Under the user's state folder (``$XDG_STATE_HOME/guanxi/logs``, else
+    ``~/.local/state/guanxi/logs``), or the temporary folder when that is not writable.
+    """
+    import os
+    import tempfile
+    import traceback
+    from datetime import datetime
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    text = f"{command}\n" + "".join(traceback.format_exception(exc))
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    for folder in (Path(state) / "guanxi" / "logs", Path(tempfile.gettempdir()) / "guanxi-logs"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"crash-{stamp}-{os.getpid()}.log"
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return Path("(no writable log folder)")
 
 
 @contextmanager
@@ -585,7 +683,13 @@ def bench(
 
 
 def main() -> None:
-    app()
+    """Entry point: the commands, with a last net for a bug outside any command's `_errors`."""
+    try:
+        app()
+    except Exception as exc:
+        words = [a for a in sys.argv[1:] if not a.startswith("-")][:2]
+        _report_crash(" ".join(["guanxi", *words]), "", exc)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
