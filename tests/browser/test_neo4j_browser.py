@@ -42,10 +42,10 @@ import pytest
 
 from graph.errors import GuanxiError
 from graph.store.browser_kit import query_parameters, saved_queries, stylesheet
+from tests.ci import IN_CI
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
-IN_CI = os.environ.get("CI") == "true"
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SCRIPT = HERE / "browser_check.mjs"

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from graph.errors import GuanxiError
+from tests.ci import IN_CI
 
-IN_CI = os.environ.get("CI") == "true"
 _ROOT = Path(__file__).resolve().parents[3]
 _LOCAL_DIR = _ROOT / ".neo4j-test"
 

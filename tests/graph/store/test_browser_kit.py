@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from graph.store.browser_kit import query_parameters, saved_queries, write_browser_kit
+from tests.ci import IN_CI
 
 SOCIAL_LABELS = (
     "OpinionLeader",
@@ -49,7 +49,7 @@ def test_every_saved_query_is_bounded_by_limit():
 
 def test_saved_queries_pass_neo4j_lint():
     if shutil.which("node") is None or not (LINT / "node_modules").exists():
-        if os.environ.get("CI") == "true":
+        if IN_CI:
             pytest.fail("node and the cypher lint packages are required in CI")
         pytest.skip("node or graph/store/cypher_lint/node_modules missing (npm ci there)")
     stmts = [

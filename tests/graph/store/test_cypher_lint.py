@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from graph.store.neo4j_store import REL_TYPES, TAG_LABELS, all_statements
+from tests.ci import IN_CI
 
 LINT_DIR = Path(__file__).resolve().parents[3] / "graph" / "store" / "cypher_lint"
 _NODE = shutil.which("node")
-_SKIP = _NODE is None and os.environ.get("CI") != "true"
+_SKIP = _NODE is None and not IN_CI
 if _SKIP:
     print("SKIP tests/graph/store/test_cypher_lint.py: node not on PATH")
 pytestmark = pytest.mark.skipif(_SKIP, reason="node not on PATH")

@@ -28,9 +28,10 @@ from neo4j.exceptions import AuthError
 
 from graph.errors import ConfigError
 from graph.store import neo4j_local
+from tests.ci import IN_CI
 
 _MISSING = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
-_SKIP = bool(_MISSING) and os.environ.get("CI") != "true"
+_SKIP = bool(_MISSING) and not IN_CI
 _REASON = f"{' and '.join(_MISSING)} not on PATH: cannot build/run the local Neo4j server"
 if _SKIP:
     print(f"SKIP server tests in tests/graph/store/test_neo4j_local.py: {_REASON}")
