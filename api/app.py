@@ -164,7 +164,7 @@ def create_app(
         keys = settings.parsed_api_keys()
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    reads = Reads(settings.store, store=store)
+    reads = Reads(settings.store, store=store, pii_columns=settings.pii_columns)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

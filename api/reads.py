@@ -21,7 +21,9 @@ The tag index needs one pass over the run's assignments. It comes from the store
 streaming ``scan_tags(run_id)`` when the store has one (bounded memory), else from
 ``read_tags(run_id)`` when the run is small enough for that to fit (`FULL_READ_LIMIT`), else
 profile tags and influencer tag lists are read from the store per request (slower, but
-memory stays flat). PII is masked here, once, for every endpoint and export.
+memory stays flat). PII is masked here, once, for every endpoint and export, through
+`api.masking`: the built-in columns plus those declared in settings and in the store (the
+store's declaration is re-read at most once per `run_ttl` seconds).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from api import service
-from api.masking import mask_frame, mask_record
+from api.masking import mask_frame, public_attributes, served_pii_columns
 from graph.errors import CommunityNotFound, RunNotFound, StoreError, StoreUnavailable
 from graph.model import RunInfo
 from graph.store import GraphStore
@@ -393,7 +395,10 @@ class Reads:
     open_store
         How to open `store_uri` (default: `service.open_configured_store`, read-only).
     run_ttl
-        Seconds between two checks for a newer run.
+        Seconds between two checks for a newer run (and for newly declared PII columns).
+    pii_columns
+        Input columns declared PII by the operator (``GUANXI_PII_COLUMNS``), masked below
+        admin together with the built-in ones and those the store declares.
     """
 
     def __init__(
@@ -403,8 +408,11 @@ class Reads:
         store: GraphStore | None = None,
         open_store: Callable[[str], GraphStore] | None = None,
         run_ttl: float = 2.0,
+        pii_columns: Iterable[str] = (),
     ) -> None:
         self.store_uri = store_uri
+        self._configured_pii = tuple(pii_columns)
+        self._pii: tuple[float, tuple[str, ...]] | None = None
         self._store = store
         self._owns_store = store is None
         self._open = open_store or (lambda uri: service.open_configured_store(uri, read_only=True))
@@ -451,6 +459,29 @@ class Reads:
         self._latest = (now, latest)
         return latest
 
+    def pii_columns(self) -> tuple[str, ...]:
+        """The columns masked below admin, the store's declaration re-read at most once per
+        `run_ttl` seconds.
+
+        Raises
+        ------
+        StoreError
+            The store cannot be read.
+        """
+        now = time.monotonic()
+        cached = self._pii
+        if cached is not None and now - cached[0] < self._run_ttl:
+            return cached[1]
+        columns = served_pii_columns(self.store, self._configured_pii)
+        self._pii = (now, columns)
+        return columns
+
+    def _cached_pii_columns(self) -> tuple[str, ...] | None:
+        """What `pii_columns` last read, without touching the store (for the event loop);
+        None before the first read. `_refresh` keeps it within `run_ttl` of the store."""
+        cached = self._pii
+        return None if cached is None else cached[1]
+
     def _current(self) -> _Serving | None:
         """What is served now: built on first use, then refreshed in the background.
 
@@ -478,6 +509,7 @@ class Reads:
         store = self.store
         cache = _RunCache.read(store, run)
         customers = _Customers.read(store)
+        self.pii_columns()
         self._load_tag_index(cache)
         _release_memory()
         log.info("serving run %s built in %.1fs", run.run_id, time.perf_counter() - t)
@@ -504,6 +536,9 @@ class Reads:
     def _refresh(self) -> None:
         """Serve the newest run once its data is built; the old one meanwhile."""
         try:
+            # a later `guanxi load --pii-columns` is picked up here, within `run_ttl`
+            pii = served_pii_columns(self.store, self._configured_pii)
+            self._pii = (time.monotonic(), pii)
             runs = self.store.list_runs()
             latest = runs[0] if runs else None
             self._latest = (time.monotonic(), latest)
@@ -720,13 +755,14 @@ class Reads:
         `customer_json` where blocking is fine); never touches the store, so it is safe on
         the event loop."""
         serving = self._serving
-        if serving is None or serving.cache.tag_index is None:
+        pii = self._cached_pii_columns()
+        if serving is None or serving.cache.tag_index is None or pii is None:
             return None
         if _loc(serving.customers.ids, customer_id) is None:
             return None
         if time.monotonic() - self._checked >= self._run_ttl:
             self._schedule_refresh()
-        return json_bytes(self._profile(serving, customer_id, unmasked=unmasked))
+        return json_bytes(self._profile(serving, customer_id, unmasked=unmasked, pii=pii))
 
     def customer(self, customer_id: str, *, unmasked: bool) -> dict:
         """Attributes (PII masked unless `unmasked`), metrics and tags with reasons.
@@ -735,21 +771,24 @@ class Reads:
         ------
         CustomerNotFound
         """
-        return self._profile(self._current(), customer_id, unmasked=unmasked)
+        serving = self._current()
+        return self._profile(serving, customer_id, unmasked=unmasked, pii=self.pii_columns())
 
-    def _profile(self, serving: _Serving | None, customer_id: str, *, unmasked: bool) -> dict:
+    def _profile(
+        self,
+        serving: _Serving | None,
+        customer_id: str,
+        *,
+        unmasked: bool,
+        pii: tuple[str, ...],
+    ) -> dict:
         attrs = serving.customers.record(customer_id) if serving is not None else None
         if attrs is None:
             attrs = self.store.get_customer(customer_id)  # loaded since the build, or 404
-        extra = attrs.pop("attributes", None)
-        if extra:
-            try:
-                attrs.update({f"attr.{k}": v for k, v in json.loads(extra).items()})
-            except (ValueError, AttributeError):
-                attrs["attributes"] = extra
+        shown = public_attributes(attrs, unmasked=unmasked, columns=pii)
         profile: dict = {
             "customer_id": customer_id,
-            "attributes": {k: _py(v) for k, v in mask_record(attrs, unmasked=unmasked).items()},
+            "attributes": {k: _py(v) for k, v in shown.items()},
             "run_id": None,
             "community_id": None,
             "metrics": {},
@@ -1066,6 +1105,7 @@ class Reads:
         """
         run, members = self._segment_members(expression, run_id)
         cache = self._cache(run)
+        pii = self.pii_columns()
         customers = self.store.read_table(
             "customers", ["customer_id", "name", "phone", "id_number"]
         )
@@ -1077,7 +1117,7 @@ class Reads:
             yield "customer_id,name,phone,id_number,community_id,influence\n"
             for start in range(0, customers.num_rows, EXPORT_CHUNK):
                 df = customers.slice(start, EXPORT_CHUNK).to_pandas()
-                df = mask_frame(df, unmasked=unmasked)
+                df = mask_frame(df, unmasked=unmasked, columns=pii)
                 pos = cache.ids.get_indexer(df["customer_id"].astype(str))
                 for col in ("community_id", "influence"):
                     arr = cache.columns.get(col)

@@ -237,20 +237,38 @@ def tag_coverage(store: GraphStore, *, run_id: str | None = None) -> pd.DataFram
 
 
 def customer_profile(
-    store: GraphStore, customer_id: str, *, unmasked: bool = False, run_id: str | None = None
+    store: GraphStore,
+    customer_id: str,
+    *,
+    unmasked: bool = False,
+    run_id: str | None = None,
+    pii_columns: tuple[str, ...] | None = None,
 ) -> dict:
-    """Attributes (PII masked unless `unmasked`), metrics and tags with reasons."""
-    import json
+    """Attributes (PII masked unless `unmasked`), metrics and tags with reasons.
 
-    from api.masking import mask_record
+    The CLI is a viewer-level surface, so its profiles are masked like the API's: name, phone,
+    id_number, the columns of ``GUANXI_PII_COLUMNS`` and those the store declares.
 
+    Parameters
+    ----------
+    pii_columns
+        Extra columns to mask besides the store's declaration; default from settings.
+
+    Raises
+    ------
+    CustomerNotFound, RunNotFound
+    """
+    from api.masking import public_attributes, served_pii_columns
+
+    if pii_columns is None:
+        from api.settings import get_settings
+
+        pii_columns = get_settings().pii_columns
+    columns = served_pii_columns(store, pii_columns)
     attrs = store.get_customer(customer_id)
-    extra = attrs.pop("attributes", None)
-    if extra:
-        attrs.update({f"attr.{k}": v for k, v in json.loads(extra).items()})
     profile: dict = {
         "customer_id": customer_id,
-        "attributes": mask_record(attrs, unmasked=unmasked),
+        "attributes": public_attributes(attrs, unmasked=unmasked, columns=columns),
     }
     runs = store.list_runs()
     if not runs:

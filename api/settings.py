@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graph.store import DEFAULT_STORE_URI
 
@@ -18,7 +18,9 @@ class Settings(BaseSettings):
 
     ``api_keys`` uses the format ``role:key,role:key`` (env ``GUANXI_API_KEYS``); roles are
     viewer (PII masked, no exports), operator (+ exports and campaign planning) and admin
-    (+ unmasked PII).
+    (+ unmasked PII). ``pii_columns`` (env ``GUANXI_PII_COLUMNS``, a comma list) declares
+    input columns besides name, phone and id_number as PII: they are masked like those on
+    every surface below admin (`api.masking`).
     """
 
     model_config = SettingsConfigDict(env_prefix="GUANXI_", env_file=".env", extra="ignore")
@@ -30,11 +32,24 @@ class Settings(BaseSettings):
     seed: int = 42
     env: Literal["dev", "prod"] = "dev"
     api_keys: SecretStr | None = None
+    pii_columns: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="extra input columns masked like name, phone and id_number"
+    )
 
     @field_validator("store")
     @classmethod
     def _strip(cls, v: str) -> str:
         return v.strip()
+
+    @field_validator("pii_columns", mode="before")
+    @classmethod
+    def _split_columns(cls, v: object) -> object:
+        """``a, b`` from the environment, or a list in code: stripped names, blanks dropped."""
+        if isinstance(v, str):
+            v = v.split(",")
+        if isinstance(v, list | tuple):
+            return tuple(str(c).strip() for c in v if str(c).strip())
+        return v
 
     @model_validator(mode="after")
     def _prod_needs_password(self) -> Settings:

@@ -390,3 +390,49 @@ def test_unknown_customer_is_looked_up_in_the_store(ro_store):
     assert reads.customer_json_from_memory("NO-SUCH", unmasked=False) is None
     with pytest.raises(CustomerNotFound):
         reads.customer("NO-SUCH", unmasked=False)
+
+
+# --- declared PII columns -----------------------------------------------------------------
+def test_declared_columns_are_masked_in_records_and_frames():
+    import pandas as pd
+
+    from api.masking import pii_columns, public_attributes
+
+    cols = pii_columns(["email", "attr.city"], None)
+    assert cols == ("name", "phone", "id_number", "email", "city")
+    row = {
+        "customer_id": "C1",
+        "name": "王小明",
+        "phone": "13812345678",
+        "city": "上海",
+        "attributes": '{"email": "wang@example.com", "tier": "gold"}',
+    }
+    shown = public_attributes(row, columns=cols)
+    assert shown == {
+        "customer_id": "C1",
+        "name": "王**",
+        "phone": "138****5678",
+        "city": "**",
+        "attr.email": "*" * len("wang@example.com"),
+        "attr.tier": "gold",
+    }
+    assert public_attributes(row, columns=cols, unmasked=True)["attr.email"] == "wang@example.com"
+    # undeclared extras stay readable; a non-JSON blob is masked whole once extras are declared
+    assert public_attributes(row)["attr.email"] == "wang@example.com"
+    blob = {"customer_id": "C1", "attributes": "not json"}
+    assert public_attributes(blob)["attributes"] == "not json"
+    assert public_attributes(blob, columns=cols)["attributes"] == "********"
+    from api.masking import mask_frame
+
+    df = pd.DataFrame({"phone": ["13812345678", None], "attr.email": ["a@b.c", "x"]})
+    masked = mask_frame(df, columns=cols)
+    assert masked["phone"][0] == "138****5678" and pd.isna(masked["phone"][1])
+    assert masked["attr.email"].tolist() == ["*****", "*"]
+    assert df["attr.email"].tolist() == ["a@b.c", "x"]
+
+
+def test_pii_columns_setting_reads_a_comma_list(monkeypatch):
+    monkeypatch.setenv("GUANXI_PII_COLUMNS", " email, attr.passport ,,")
+    assert Settings().pii_columns == ("email", "attr.passport")
+    monkeypatch.delenv("GUANXI_PII_COLUMNS")
+    assert Settings().pii_columns == ()
