@@ -170,7 +170,10 @@ def validate_table(
         # a hash join against the known ids; NOT IN (subquery) inside a CASE runs far slower
         joins += f" LEFT JOIN known k{i} ON k{i}.customer_id = t.{_q(col)}"
         checks.append((f"k{i}.customer_id IS NULL", Reason.UNKNOWN_CUSTOMER, col, f"t.{_q(col)}"))
-    if table_name == "customers":
+    # a conflict needs a column besides the id to differ in; with the id alone, repeated
+    # rows are identical and the first one simply wins
+    content_cols = [c for c in present if c != "customer_id"]
+    if table_name == "customers" and content_cols:
         checks.append(
             (
                 "t._first_row <> t._row AND t._hash <> t._first_hash",
@@ -210,9 +213,9 @@ def validate_table(
         con.execute("CREATE TEMP TABLE known AS SELECT DISTINCT customer_id FROM known_in")
         dup = ""
         window = ""
-        if table_name == "customers":
+        if table_name == "customers" and content_cols:
             # the first row of an id wins; a later row with different values is a conflict
-            content = ", ".join(f"r.{_q(c)}" for c in present if c != "customer_id")
+            content = ", ".join(f"r.{_q(c)}" for c in content_cols)
             dup = (
                 f", hash({content}) AS _hash, "
                 "first_value(r._row) OVER w AS _first_row, "
