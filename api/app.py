@@ -16,12 +16,14 @@ import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.auth import KeyRing
+from api.auth import ACCESS_EXTENSION, Access, KeyRing, access_of
 from api.reads import Reads, TagNotFound
 from api.settings import Settings, get_settings
 from graph.errors import (
@@ -130,6 +132,49 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _accesses(dependant: Dependant) -> list[Access]:
+    found = []
+    for dep in dependant.dependencies:
+        access = access_of(dep.call)
+        if access is not None:
+            found.append(access)
+        found.extend(_accesses(dep))
+    return found
+
+
+def route_access(route: APIRoute) -> Access | None:
+    """The `Access` a route's dependencies enforce; None when none of them checks keys.
+
+    Raises
+    ------
+    ValueError
+        Two dependencies of the route enforce different accesses: which one applies would
+        depend on their order, so the route must declare one.
+    """
+    found: list[Access] = []
+    for access in _accesses(route.dependant):
+        if access not in found:
+            found.append(access)
+    if len(found) > 1:
+        raise ValueError(f"{route.path} declares more than one access: {found}")
+    return found[0] if found else None
+
+
+def _document_access(router: APIRouter) -> None:
+    """Copy each route's `Access` into its OpenAPI operation as ``x-guanxi-access``.
+
+    A route without one is left undocumented on purpose: the access test fails on it. The
+    routers are module-level, so this writes the same value whichever app includes them.
+    """
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            access = route_access(route)
+            if access is not None:
+                extra = dict(route.openapi_extra or {})
+                extra[ACCESS_EXTENSION] = access.as_openapi()
+                route.openapi_extra = extra
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -189,6 +234,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
     for module in (health, graph, customers, tags, segments, runs, campaigns):
+        _document_access(module.router)
         app.include_router(module.router)
     return app
 

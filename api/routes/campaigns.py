@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import threading
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from api.auth import authorize
+from api.auth import Caller
 from api.campaign import CampaignContext, CampaignParams, plan_referral, prepare_campaign
-from api.deps import CallerDep, ReadsDep
+from api.deps import ReadsDep, requires
 from api.schemas import ReferralPlanRequest, error_responses
 
 router = APIRouter(tags=["campaigns"])
+PlannerDep = Annotated[Caller, Depends(requires("operator", action="campaign planning"))]
 
 # The projection and eligibility of a run are built once and shared by later plans: building
 # them is most of a plan's cost at a million customers. One run is kept (the latest used).
@@ -58,11 +60,10 @@ _EXAMPLE = {
         **error_responses(401, 403, 404, 422, 503),
     },
 )
-def referral_plan(body: ReferralPlanRequest, reads: ReadsDep, caller: CallerDep) -> dict:
+def referral_plan(body: ReferralPlanRequest, reads: ReadsDep, caller: PlannerDep) -> dict:
     """Seeds never lack marketing consent nor hold an excluded risk tag; every figure is
     evaluated on the same simulated cascades as the top-degree and top-PageRank baselines.
     Carries customer ids only (no PII)."""
-    authorize(caller, "operator", action="campaign planning")
     params = CampaignParams(
         k=body.k,
         target=body.target,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from api.deps import ReadsDep
+from api.deps import ReadsDep, public
 from api.schemas import HealthPublic, error_responses
 
 router = APIRouter(tags=["health"])
@@ -16,6 +16,7 @@ router = APIRouter(tags=["health"])
     response_model=HealthPublic,
     summary="Liveness, the store served and the current run",
     responses=error_responses(503),
+    dependencies=[Depends(public)],
 )
 def health(reads: ReadsDep):
     """200 with the store URI (credentials removed) and the current run; 503 when the store

@@ -14,7 +14,8 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request, Security
 
-from api.auth import Caller, api_key_header, authenticate
+from api.auth import Caller, api_key_header, check_access, grants
+from api.deps import VIEWER
 from api.reads import Reads
 from api.schemas import MAX_LIMIT, MAX_OFFSET
 
@@ -25,9 +26,10 @@ async def _reads(request: Request) -> Reads:
     return request.app.state.guanxi.reads
 
 
+@grants(VIEWER)
 async def _caller(request: Request, key: str | None = Security(api_key_header)) -> Caller:
     """Any known key (viewer or above); 401 otherwise."""
-    return authenticate(request, key)
+    return check_access(request, key, VIEWER)
 
 
 async def _limit20(

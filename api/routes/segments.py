@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from api.auth import authorize
-from api.deps import CallerDep, Limit100, OffsetDep, ReadsDep
+from api.auth import Caller
+from api.deps import Limit100, OffsetDep, ReadsDep, requires
 from api.schemas import SegmentPublic, SegmentRequest, error_responses
 
 router = APIRouter(tags=["segments"])
+# the JSON page is for every key; the CSV export carries (masked) PII, operators and up
+SegmentCallerDep = Annotated[
+    Caller,
+    Depends(requires("viewer", action="CSV export", when={"format": {"csv": "operator"}})),
+]
 
 _CSV_EXAMPLE = (
     "customer_id,name,phone,id_number,community_id,influence\n"
@@ -47,7 +52,7 @@ _CSV_EXAMPLE = (
 def segments(
     body: SegmentRequest,
     reads: ReadsDep,
-    caller: CallerDep,
+    caller: SegmentCallerDep,
     limit: Limit100,
     offset: OffsetDep,
     format: Annotated[
@@ -59,7 +64,6 @@ def segments(
     parentheses), in id order. A malformed expression is 422 with the 0-based `position`.
     The CSV export carries name, phone and id_number, masked unless the key is admin."""
     if format == "csv":
-        authorize(caller, "operator", action="CSV export")
         run, chunks = reads.segment_csv(
             body.expression, run_id=body.run_id, unmasked=caller.unmasked
         )
