@@ -7,6 +7,10 @@ Missing values: a comparison with a missing value is false (``age >= 60`` is fal
 age is unknown); ``not`` flips it to true, so write ``coalesce(x, 0)`` or ``is_null(x)`` when
 the difference matters. Percentiles and ranks are computed over the customers that have a
 value and are missing for the others.
+
+The walks below recurse once or twice per tree level. That is safe because every tree comes
+from `tagging.expr.parse_expr`, which refuses trees deeper than `tagging.expr.MAX_DEPTH`; long
+``and`` / ``or`` chains are flat lists and are folded in a loop.
 """
 
 from __future__ import annotations
@@ -259,17 +263,12 @@ class _Ctx:
                 nxt = _num(self.value(a))
                 out = np.where(np.isnan(out), nxt, out)
             return out
-        if func == "min":
-            vals = [_num(self.value(a)) for a in args]
-            out = vals[0]
-            for v in vals[1:]:
-                out = np.fmin(out, v)
-            return out
-        if func == "max":
-            vals = [_num(self.value(a)) for a in args]
-            out = vals[0]
-            for v in vals[1:]:
-                out = np.fmax(out, v)
+        if func in ("min", "max"):
+            # One argument at a time, like `coalesce`: memory stays flat in the argument count.
+            fold = np.fmin if func == "min" else np.fmax
+            out = _num(self.value(args[0]))
+            for a in args[1:]:
+                out = fold(out, _num(self.value(a)))
             return out
         if func == "abs":
             return np.abs(_num(self.value(args[0])))
@@ -304,9 +303,11 @@ class _Ctx:
     def cond(self, node: Node, *, negated: bool, facts: list[Fact] | None) -> Value:
         match node:
             case BoolOp(op=op, operands=ops):
-                masks = [self.cond(o, negated=negated, facts=facts) for o in ops]
-                out = _as_mask(masks[0], self.ev.n)
-                for m in masks[1:]:
+                # Folded one operand at a time: a long chain of conditions holds two masks at
+                # once, not one per operand.
+                out = _as_mask(self.cond(ops[0], negated=negated, facts=facts), self.ev.n)
+                for o in ops[1:]:
+                    m = self.cond(o, negated=negated, facts=facts)
                     out = (out & m) if op == "and" else (out | m)
                 return out
             case Not(operand=o):

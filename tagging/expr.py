@@ -24,6 +24,11 @@ A NAME is a feature (a column of the feature table) or a parameter from the cata
 ``[params]`` table; parameters let users change thresholds without rewriting rules.
 
 Every node keeps the 0-based character ``pos`` where it starts, so errors can point at it.
+
+Limits: an expression holds at most `MAX_LENGTH` characters and nests at most `MAX_DEPTH`
+levels. The parser, the checker and the evaluator walk the tree recursively, so without a
+bound a pasted or generated expression (a thousand ``not`` operators, a long ``a + a + ...`` chain)
+would exhaust Python's stack and surface as an internal error instead of a `RuleError`.
 """
 
 from __future__ import annotations
@@ -153,6 +158,17 @@ FUNCTIONS: dict[str, tuple[int, int | None, Kind]] = {
     "is_null": (1, 1, "bool"),
 }
 
+#: The longest expression accepted, in characters: the API's limit on a segment expression,
+#: and far above any rule of the shipped catalog.
+MAX_LENGTH = 4000
+#: The deepest nesting accepted. Every operator (``and``, ``or``, ``not``, a comparison,
+#: ``in``, ``+ - * /``, unary ``-``, a function call) is one level above its operands, and
+#: each pair of parentheses is a level of its own: ``not (a > 1)`` is three levels deep and
+#: ``a + b + c`` two, because the tree grows one node deeper per operator of a chain.
+#: Hand-written rules stay below ten; the bound keeps every recursive walk (parser, checker,
+#: evaluator) well inside Python's default recursion limit.
+MAX_DEPTH = 64
+
 COMPARISONS = ("<=", ">=", "==", "!=", "<", ">")
 KEYWORDS = ("and", "or", "not", "in", "true", "false")
 
@@ -231,8 +247,20 @@ class _Parser:
         self.text = text
         self.rule_id = rule_id
         self.field = field
+        if len(text) > MAX_LENGTH:
+            raise RuleError(
+                f"expression is {len(text)} characters long, the limit is {MAX_LENGTH}; "
+                "split it into several rules",
+                rule_id=rule_id,
+                position=MAX_LENGTH,
+                field=field,
+            )
         self.tokens = tokenize(text, rule_id=rule_id, field=field)
         self.i = 0
+        self.depth = 0
+        # Levels a node carries without a node of its own: parentheses around it and minus
+        # signs folded into a literal. Keyed by id; the node is kept so the id stays unique.
+        self.hidden: dict[int, tuple[Node, int]] = {}
 
     # helpers
     @property
@@ -261,6 +289,20 @@ class _Parser:
             raise self.error(f"expected {value!r} but found {self._describe(self.tok)}")
         return self.take()
 
+    def enter(self, t: Token) -> None:
+        """Open a nesting level at token ``t``; refuse one beyond `MAX_DEPTH` before recursing."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(_too_deep(), t.pos)
+
+    def leave(self) -> None:
+        self.depth -= 1
+
+    def hide(self, node: Node, inner: Node) -> Node:
+        """Record that ``node`` stands for ``inner`` one hidden level further out."""
+        self.hidden[id(node)] = (node, self.hidden.get(id(inner), (inner, 0))[1] + 1)
+        return node
+
     @staticmethod
     def _describe(t: Token) -> str:
         return "end of expression" if t.kind == "eof" else repr(t.value)
@@ -272,6 +314,9 @@ class _Parser:
         node = self.parse_or()
         if not self.at("eof"):
             raise self.error(f"unexpected {self._describe(self.tok)} after a complete expression")
+        too_deep = _first_too_deep(node, {k: n for k, (_, n) in self.hidden.items()})
+        if too_deep is not None:
+            raise self.error(_too_deep(), too_deep)
         return node
 
     def parse_or(self) -> Node:
@@ -293,7 +338,9 @@ class _Parser:
     def parse_not(self) -> Node:
         if self.at("kw", "not"):
             t = self.take()
+            self.enter(t)
             operand = self.parse_not()
+            self.leave()
             return Not(operand, t.pos, operand.end)
         return self.parse_cmp()
 
@@ -347,9 +394,11 @@ class _Parser:
     def parse_unary(self) -> Node:
         if self.at("op", "-"):
             t = self.take()
+            self.enter(t)
             operand = self.parse_unary()
+            self.leave()
             if isinstance(operand, Num):
-                return Num(-operand.value, t.pos, operand.end)
+                return self.hide(Num(-operand.value, t.pos, operand.end), operand)
             return Neg(operand, t.pos, operand.end)
         return self.parse_atom()
 
@@ -371,10 +420,12 @@ class _Parser:
             return Name(t.value, t.pos, t.end)
         if t.kind == "op" and t.value == "(":
             self.take()
+            self.enter(t)
             inner = self.parse_or()
             close = self.expect("op", ")")
+            self.leave()
             # Keep the inner node but widen its span to include the parentheses.
-            return _with_span(inner, t.pos, close.end)
+            return self.hide(_with_span(inner, t.pos, close.end), inner)
         if t.kind == "op" and t.value == "[":
             return self.parse_list()
         raise self.error(f"expected a value, a name or '(' but found {self._describe(t)}")
@@ -385,6 +436,7 @@ class _Parser:
             known = ", ".join(sorted(FUNCTIONS))
             raise self.error(f"unknown function {name.value!r}; known: {known}", name.pos)
         self.expect("op", "(")
+        self.enter(name)
         args: list[Node] = []
         if not self.at("op", ")"):
             args.append(self.parse_or())
@@ -392,6 +444,7 @@ class _Parser:
                 self.take()
                 args.append(self.parse_or())
         close = self.expect("op", ")")
+        self.leave()
         lo, hi, _ = FUNCTIONS[func]
         if len(args) < lo or (hi is not None and len(args) > hi):
             want = str(lo) if lo == hi else f"at least {lo}"
@@ -424,6 +477,58 @@ class _Parser:
             self.take()
             return t.value
         raise self.error(f"list items must be numbers or strings, found {self._describe(t)}")
+
+
+def _too_deep() -> str:
+    return (
+        f"expression nests more than {MAX_DEPTH} levels deep (every operator, function call "
+        "and pair of parentheses adds one); simplify it or split it into several rules"
+    )
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    match node:
+        case Call(args=args):
+            return args
+        case Arith(left=left, right=right) | Compare(left=left, right=right):
+            return (left, right)
+        case Neg(operand=o) | Not(operand=o):
+            return (o,)
+        case InSet(operand=o, items=items):
+            return (o, items)
+        case BoolOp(operands=ops):
+            return ops
+    return ()
+
+
+def _first_too_deep(tree: Node, hidden: Mapping[int, int]) -> int | None:
+    """Where the tree first grows past `MAX_DEPTH` levels, or None when it does not.
+
+    Computed without recursion (the tree may be arbitrarily deep here: ``+`` chains are
+    parsed by a loop). Leaves are level 0 and every operator node one more than its deepest
+    child; ``hidden`` adds the parentheses and folded minus signs, which leave no node. The
+    position reported is that of the operand which takes its parent past the limit, so for
+    ``a + a + ...`` it points at the first term too many rather than at the start of the
+    chain.
+    """
+    depth: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(tree, False)]
+    while stack:
+        node, done = stack.pop()
+        kids = _children(node)
+        if not done:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids)
+            continue
+        d = (1 + max(depth[id(k)] for k in kids) if kids else 0) + hidden.get(id(node), 0)
+        if d > MAX_DEPTH:
+            if not kids:
+                return node.pos
+            deep = max(kids, key=lambda k: depth[id(k)])
+            later = [k for k in kids if k.pos > deep.pos]
+            return later[0].pos if later else node.pos
+        depth[id(node)] = d
+    return None
 
 
 def _with_span(node: Node, pos: int, end: int) -> Node:

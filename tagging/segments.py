@@ -5,6 +5,11 @@
 case-insensitive; a tag id is any run of characters other than spaces and parentheses, so
 family tags (``prefers:wealth_management``, ``interest:理财``) need no quoting.
 Precedence: NOT binds tightest, then AND, then OR.
+
+Limits: at most `MAX_LENGTH` characters and `MAX_DEPTH` levels, where each ``NOT`` and each
+pair of parentheses is a level (``AND`` / ``OR`` chains are flat and cost nothing). Parsing
+and evaluation recurse once per level, so the bound is what keeps a pasted expression of a
+thousand ``NOT`` operators a `RuleError` (422 over HTTP) instead of a stack overflow.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from graph.errors import RuleError
+from tagging.expr import MAX_DEPTH, MAX_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +83,17 @@ def parse_segment(expr: str) -> SegNode:
     >>> parse_segment("opinion_leader AND NOT churn_risk").op
     'and'
     """
+    if not isinstance(expr, str):
+        raise RuleError("segment expression must be a string", position=0)
+    if len(expr) > MAX_LENGTH:
+        raise RuleError(
+            f"segment expression is {len(expr)} characters long, the limit is {MAX_LENGTH}; "
+            "shorten it, e.g. by defining a tag for a recurring part",
+            position=MAX_LENGTH,
+        )
     toks = _tokens(expr)
     i = 0
+    depth = 0
 
     def peek() -> tuple[str, str, int]:
         return toks[i]
@@ -102,18 +117,33 @@ def parse_segment(expr: str) -> SegNode:
             items.append(parse_not())
         return items[0] if len(items) == 1 else SegOp("and", tuple(items), items[0].pos)
 
+    def enter(t: tuple[str, str, int]) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise RuleError(
+                f"segment nests more than {MAX_DEPTH} levels deep (each NOT and each pair of "
+                "parentheses adds one); simplify it",
+                position=t[2],
+            )
+
     def parse_not() -> SegNode:
-        nonlocal i
+        nonlocal i, depth
         t = peek()
         if t[0] == "not":
             i += 1
-            return SegNot(parse_not(), t[2])
+            enter(t)
+            node = SegNot(parse_not(), t[2])
+            depth -= 1
+            return node
         if t[0] == "(":
             i += 1
+            enter(t)
             inner = parse_or()
             if peek()[0] != ")":
                 raise RuleError(f"expected ')' but found {describe(peek())}", position=peek()[2])
             i += 1
+            depth -= 1
             return inner
         if t[0] == "tag":
             i += 1
@@ -130,12 +160,21 @@ def parse_segment(expr: str) -> SegNode:
 
 
 def segment_tags(tree: SegNode) -> list[tuple[str, int]]:
-    """The tag ids (with positions) a segment uses, in order."""
-    if isinstance(tree, SegTag):
-        return [(tree.tag_id, tree.pos)]
-    if isinstance(tree, SegNot):
-        return segment_tags(tree.operand)
-    return [t for o in tree.operands for t in segment_tags(o)]
+    """The tag ids (with positions) a segment uses, in order.
+
+    Walks the tree with an explicit stack, so it holds for any tree, parsed or built by hand.
+    """
+    out: list[tuple[str, int]] = []
+    stack: list[SegNode] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, SegTag):
+            out.append((node.tag_id, node.pos))
+        elif isinstance(node, SegNot):
+            stack.append(node.operand)
+        else:
+            stack.extend(reversed(node.operands))
+    return out
 
 
 def _as_str_series(ids: Iterable[str]) -> pd.Series:
@@ -204,10 +243,14 @@ def evaluate_segment(
             return holders(node.tag_id)
         if isinstance(node, SegNot):
             return ~ev(node.operand)
-        masks = [ev(o) for o in node.operands]
-        out = masks[0].copy()
-        for m in masks[1:]:
-            out = (out & m) if node.op == "and" else (out | m)
+        # Folded in place one operand at a time: a long OR chain over a million customers
+        # holds two masks at once, not one per operand.
+        out = ev(node.operands[0]).copy()
+        for o in node.operands[1:]:
+            if node.op == "and":
+                out &= ev(o)
+            else:
+                out |= ev(o)
         return out
 
     return universe[ev(tree)].to_numpy(dtype=object)
