@@ -20,6 +20,7 @@ from rich.table import Table
 
 from api import service
 from graph.errors import GuanxiError
+from loaders.dialect import DELIMITERS, ENCODINGS
 
 app = typer.Typer(
     name="guanxi",
@@ -253,6 +254,17 @@ def generate(
         out.print(f"  {name:<13} {n:>12,} rows")
 
 
+def _one_of(choices: tuple[str, ...] | list[str]):
+    """A typer parser accepting only `choices` (anything else is a usage error, exit 2)."""
+
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
 @app.command()
 def load(
     folder: Annotated[
@@ -265,16 +277,55 @@ def load(
     quarantine_dir: Annotated[
         Path | None, typer.Option(help="Where rejected rows go (default FOLDER/quarantine).")
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            parser=_one_of(ENCODINGS),
+            metavar="|".join(ENCODINGS),
+            help="Encoding of the CSV files (default auto: detected per file). A table's "
+            "section in FOLDER/guanxi-load.toml wins over this.",
+            show_default=False,
+        ),
+    ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option(
+            parser=_one_of(list(DELIMITERS)),
+            metavar="|".join(repr(d) if d != "tab" else d for d in DELIMITERS),
+            help="Field delimiter of the CSV files (default ','). A table's section in "
+            "FOLDER/guanxi-load.toml wins over this.",
+            show_default=False,
+        ),
+    ] = None,
+    pii_columns: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated customer columns to declare PII in the store (masked like "
+            "name/phone/id_number from now on, and in quarantine files).",
+        ),
+    ] = None,
+    quarantine_raw: Annotated[
+        bool,
+        typer.Option(
+            help="For data owners: write quarantine files with PII unmasked (by default "
+            "PII values and raw customer lines are masked).",
+        ),
+    ] = False,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any row is quarantined.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Validate and upsert a folder of contract tables; bad rows are quarantined with reasons."""
+    pii = [c.strip() for c in pii_columns.split(",")] if pii_columns else []
     with _errors(), service.open_default(store) as st, _progress(not as_json) as bar:
         report = service.load(
             st,
             folder,
             quarantine_dir=quarantine_dir,
             progress=lambda stage, detail: bar(f"load: {stage}", 0.5),
+            encoding=encoding,
+            delimiter=delimiter,
+            pii_columns=pii,
+            quarantine_raw=quarantine_raw,
         )
     if as_json:
         _dump({"store": st.uri, **report.as_dict()})
@@ -287,9 +338,12 @@ def load(
                 name, *[f"{x:,}" for x in (c.read, c.loaded, c.quarantined, c.inserted, c.updated)]
             )
         out.print(t)
+        for name, dialect in report.dialects.items():
+            out.print(f"read {name} as {dialect.describe()}", highlight=False)
         for name, path in report.quarantine_files.items():
             reasons = ", ".join(f"{k} {v}" for k, v in report.reasons.get(name, {}).items())
-            out.print(f"[yellow]quarantined[/yellow] {name}: {reasons} -> {path}")
+            raw = " [red](PII unmasked)[/red]" if report.quarantine_raw else ""
+            out.print(f"[yellow]quarantined[/yellow] {name}: {reasons} -> {path}{raw}")
     if strict and report.quarantined:
         raise typer.Exit(1)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,8 +57,27 @@ def load(
     *,
     quarantine_dir: Path | None = None,
     progress: Callable[[str, str], None] | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    pii_columns: Sequence[str] = (),
+    quarantine_raw: bool = False,
 ) -> LoadReport:
-    return load_folder(store, folder, quarantine_dir=quarantine_dir, progress=progress)
+    """Load a folder of contract tables (see `loaders.ingest.load_folder`).
+
+    Raises
+    ------
+    MissingFile, MissingColumns, UnreadableFile, ConfigError, StoreError
+    """
+    return load_folder(
+        store,
+        folder,
+        quarantine_dir=quarantine_dir,
+        progress=progress,
+        encoding=encoding,
+        delimiter=delimiter,
+        pii_columns=pii_columns,
+        quarantine_raw=quarantine_raw,
+    )
 
 
 # --- runs -----------------------------------------------------------------------------------

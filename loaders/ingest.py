@@ -4,11 +4,15 @@ All four files are read and validated before anything is written, so a missing f
 missing required column or an unreadable file leaves the store untouched. Customers are
 validated first because relations, transactions and events must name known customers: the
 store's, or valid ones from this same load.
+
+Each CSV is read in its own dialect (encoding and delimiter: `loaders.dialect`), and the
+report says which one was used. Quarantine files mask PII (`loaders.quarantine`) unless the
+data owner asks for them raw.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +21,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.model import TABLES, TableCounts
+from graph.model import PII_COLUMNS, TABLES, TableCounts
 from graph.store.base import GraphStore
-from loaders.quarantine import write_quarantine
-from loaders.readers import RawTable, check_columns, find_table_file, read_header, read_raw
+from loaders.dialect import CONFIG_FILE, FileDialect, dialects_for, parse_config
+from loaders.quarantine import mask_quarantine, write_quarantine
+from loaders.readers import (
+    RawTable,
+    check_columns,
+    find_table_file,
+    read_config_text,
+    read_header,
+    read_raw,
+    resolve_dialect,
+)
 from loaders.validate import QUARANTINE_SCHEMA, LoadResult, validate_table
 
 Progress = Callable[[str, str], None]
@@ -33,12 +46,18 @@ class LoadReport:
     tables: dict[str, TableCounts] = field(default_factory=dict)
     quarantine_files: dict[str, str] = field(default_factory=dict)
     reasons: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: per table: format, encoding and delimiter used, and whether the encoding was detected
+    dialects: dict[str, FileDialect] = field(default_factory=dict)
+    #: whether the quarantine files hold PII unmasked (``--quarantine-raw``)
+    quarantine_raw: bool = False
 
     def as_dict(self) -> dict:
         return {
             "tables": {k: v.as_dict() for k, v in self.tables.items()},
             "quarantine_files": self.quarantine_files,
             "reasons": self.reasons,
+            "dialects": {k: v.as_dict() for k, v in self.dialects.items()},
+            "quarantine_raw": self.quarantine_raw,
         }
 
     @property
@@ -46,17 +65,31 @@ class LoadReport:
         return sum(t.quarantined for t in self.tables.values())
 
 
-def check_folder(folder: Path) -> dict[str, Path]:
-    """Find the four files and check their headers, before any row is read.
+def check_folder(
+    folder: Path, *, encoding: str | None = None, delimiter: str | None = None
+) -> tuple[dict[str, Path], dict[str, FileDialect]]:
+    """Find the four files, settle each one's dialect and check its header, before any row
+    is read.
+
+    `encoding` and `delimiter` are the command line's (None: not given); the folder's
+    ``guanxi-load.toml``, when present, adds per-table and default values
+    (`loaders.dialect.dialects_for` says which wins).
 
     Raises
     ------
     MissingFile, MissingColumns, UnreadableFile
+    ConfigError
+        An unknown key or value in ``guanxi-load.toml`` or in the options.
     """
+    text = read_config_text(folder / CONFIG_FILE)
+    config = parse_config(text, source=str(folder / CONFIG_FILE)) if text is not None else None
+    wanted = dialects_for(config, encoding=encoding, delimiter=delimiter)
     paths = {name: find_table_file(folder, name) for name in TABLES}
+    dialects = {}
     for name, path in paths.items():
-        check_columns(name, path, read_header(path))
-    return paths
+        dialects[name] = resolve_dialect(path, wanted[name])
+        check_columns(name, path, read_header(path, dialects[name]))
+    return paths, dialects
 
 
 def frames_to_raw(frames: Mapping[str, pd.DataFrame]) -> dict[str, RawTable]:
@@ -78,21 +111,26 @@ def frames_to_raw(frames: Mapping[str, pd.DataFrame]) -> dict[str, RawTable]:
         tbl = pa.table({c: pc.cast(tbl.column(c), pa.string()) for c in tbl.column_names})
         tbl = tbl.append_column("_row", pa.array(np.arange(1, tbl.num_rows + 1), pa.int64()))
         out[name] = RawTable(
-            name, Path(f"<{name} DataFrame>"), tbl, QUARANTINE_SCHEMA.empty_table()
+            name,
+            Path(f"<{name} DataFrame>"),
+            tbl,
+            QUARANTINE_SCHEMA.empty_table(),
+            FileDialect("frame"),
         )
     return out
 
 
 def validate_all(
     read: Callable[[str], RawTable], known: pa.Array, progress: Progress | None = None
-) -> dict[str, tuple[LoadResult, pa.Table]]:
+) -> dict[str, tuple[LoadResult, pa.Table, FileDialect | None]]:
     """Read and validate each table in turn; only typed good rows are kept in memory.
 
     Customers come first: references may name valid customers of this same load.
-    Returns, per table, the validation result and the rows the reader could not split.
+    Returns, per table, the validation result, the rows the reader could not split or
+    decode, and the dialect the file was read in.
     """
     say = progress or (lambda stage, detail: None)
-    out: dict[str, tuple[LoadResult, pa.Table]] = {}
+    out: dict[str, tuple[LoadResult, pa.Table, FileDialect | None]] = {}
     known_all = known.cast(pa.string())
     for name in TABLES:
         say("validate", name)
@@ -103,7 +141,7 @@ def validate_all(
             file=raw.path.name,
             known_customers=None if name == "customers" else known_all,
         )
-        out[name] = (res, raw.malformed)
+        out[name] = (res, raw.malformed, raw.dialect)
         del raw
         if name == "customers":
             known_all = pa.concat_arrays(
@@ -118,17 +156,33 @@ def load_tables(
     *,
     quarantine_dir: Path | None,
     progress: Progress | None = None,
+    pii_columns: Sequence[str] = (),
+    quarantine_raw: bool = False,
 ) -> LoadReport:
     """Validate every table, then upsert them and write the quarantine files.
 
     Nothing is written until every table has been read and validated, so an unreadable
-    file leaves the store untouched.
+    file leaves the store untouched. `pii_columns` are declared PII in the store before the
+    customers are written (so no reader ever sees them unmasked), and masked in the
+    quarantine files together with the built-in and already declared ones, unless
+    `quarantine_raw` (for the data owner, who may see the source rows as they are).
+
+    Raises
+    ------
+    StoreError
+    ConfigError
+        A blank PII column name.
     """
     say = progress or (lambda stage, detail: None)
     results = validate_all(read, store.customer_ids(), progress)
-    report = LoadReport()
+    if pii_columns:
+        store.declare_pii_columns(list(pii_columns))
+    pii = (*PII_COLUMNS, *store.declared_pii_columns())
+    report = LoadReport(quarantine_raw=quarantine_raw)
     for name in TABLES:
-        res, malformed = results.pop(name)
+        res, malformed, dialect = results.pop(name)
+        if dialect is not None:
+            report.dialects[name] = dialect
         bad = pa.concat_tables([malformed, res.quarantined]).sort_by("row")
         say("write", f"{name}: {res.valid.num_rows:,} rows")
         if name == "customers":
@@ -148,6 +202,9 @@ def load_tables(
                 r["values"]: r["counts"] for r in pc.value_counts(bad.column("reason")).to_pylist()
             }
         if quarantine_dir is not None:
+            if not quarantine_raw:
+                delim = dialect.delimiter if dialect is not None else None
+                bad = mask_quarantine(bad, pii_columns=pii, delimiter=delim or ",")
             path = write_quarantine(quarantine_dir, name, bad)
             if path is not None:
                 report.quarantine_files[name] = str(path)
@@ -160,6 +217,10 @@ def load_folder(
     *,
     quarantine_dir: Path | None = None,
     progress: Progress | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    pii_columns: Sequence[str] = (),
+    quarantine_raw: bool = False,
 ) -> LoadReport:
     """Load the four tables of `folder` into `store`.
 
@@ -167,29 +228,52 @@ def load_folder(
     input, in ``<folder>/quarantine``, or ``./guanxi-quarantine`` when the input folder is
     read-only.
 
+    Parameters
+    ----------
+    encoding, delimiter
+        The command line's dialect (``--encoding``, ``--delimiter``; None when not given):
+        see `check_folder` and `loaders.dialect`.
+    pii_columns
+        Customer columns to declare PII in the store (``--pii-columns``).
+    quarantine_raw
+        Write quarantine files with PII unmasked (``--quarantine-raw``, for data owners).
+
     Raises
     ------
-    MissingFile, MissingColumns, UnreadableFile
+    MissingFile, MissingColumns, UnreadableFile, ConfigError
         File-level problems; nothing has been written.
     """
     folder = Path(folder)
-    paths = check_folder(folder)
+    paths, dialects = check_folder(folder, encoding=encoding, delimiter=delimiter)
     if quarantine_dir is None:
         quarantine_dir = _default_quarantine_dir(folder)
     return load_tables(
         store,
-        lambda name: read_raw(name, paths[name]),
+        lambda name: read_raw(name, paths[name], dialects[name]),
         quarantine_dir=quarantine_dir,
         progress=progress,
+        pii_columns=pii_columns,
+        quarantine_raw=quarantine_raw,
     )
 
 
 def load_frames(
-    store: GraphStore, frames: Mapping[str, pd.DataFrame], *, quarantine_dir: Path | None = None
+    store: GraphStore,
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    quarantine_dir: Path | None = None,
+    pii_columns: Sequence[str] = (),
+    quarantine_raw: bool = False,
 ) -> LoadReport:
     """Load pandas DataFrames (one per table) exactly as files would be loaded."""
     raw = frames_to_raw(frames)
-    return load_tables(store, raw.__getitem__, quarantine_dir=quarantine_dir)
+    return load_tables(
+        store,
+        raw.__getitem__,
+        quarantine_dir=quarantine_dir,
+        pii_columns=pii_columns,
+        quarantine_raw=quarantine_raw,
+    )
 
 
 def _default_quarantine_dir(folder: Path) -> Path:

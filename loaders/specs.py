@@ -14,6 +14,7 @@ from graph.model import EVENT_TYPES, RELATION_TYPES, REQUIRED, SCHEMAS
 
 class Reason(StrEnum):
     MALFORMED_ROW = "malformed_row"
+    BAD_ENCODING = "bad_encoding"
     MISSING_VALUE = "missing_value"
     BAD_TIMESTAMP = "bad_timestamp"
     BAD_DATE = "bad_date"
@@ -29,6 +30,7 @@ class Reason(StrEnum):
 #: How each reason reads in a message, after "<file> row <n>: <column> '<value>' ".
 PHRASES: dict[Reason, str] = {
     Reason.MALFORMED_ROW: "cannot be parsed as a row of the header's columns",
+    Reason.BAD_ENCODING: "holds bytes that do not decode as",
     Reason.MISSING_VALUE: "is empty but required",
     Reason.BAD_TIMESTAMP: "is not an ISO-8601 timestamp",
     Reason.BAD_DATE: "is not a date (YYYY-MM-DD)",
