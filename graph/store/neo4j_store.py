@@ -771,13 +771,19 @@ def _column_lists(table: pa.Table) -> dict[str, list]:
 
 
 def _natural_key(table: pa.Table, name: str) -> pa.Array:
-    """One string per row identifying it by its natural key (nulls distinct from '')."""
+    """One string per row identifying it by its natural key (nulls distinct from '').
+
+    A separator inside a value is doubled, so that values holding it cannot shift into the
+    next part (``("d\\x1fvX", "t")`` and ``("d", "X\\x1fvt")`` joined the same). Every part
+    starts with ``v`` or is ``\\x00``, never with the separator, so the doubling reads back
+    unambiguously. Keys without the separator, that is every realistic key, are unchanged.
+    """
     parts = []
     for k in NATURAL_KEYS[name]:
         col = table.column(k)
         if pa.types.is_timestamp(col.type):
             col = col.cast(pa.int64())
-        s = pc.cast(col, pa.string())
+        s = pc.replace_substring(pc.cast(col, pa.string()), "\x1f", "\x1f\x1f")
         parts.append(pc.fill_null(pc.binary_join_element_wise("v", s, ""), "\x00"))
     return pc.binary_join_element_wise(*parts, "\x1f").combine_chunks()
 
@@ -1077,8 +1083,20 @@ class Neo4jStore:
         Reads are chunked by customer so that each chunk comes back as one record of column
         lists (no Python object per row) and the server never collects a whole table at once.
         The first range starts at '' so rows of ids sorting before every customer are kept.
+
+        Neo4j orders strings two ways: ``ORDER BY`` and the index seek by code point, but
+        comparisons of values (a filter, and the check that a seek's lower bound is below its
+        upper one) by UTF-16 code unit. They disagree once ids mix characters outside the BMP
+        (emoji, CJK Extension B) with BMP ones from U+E000 up (full-width forms): a [lo, hi)
+        increasing by code point but not by UTF-16 was read as empty, and its customers were
+        lost. So a cut is kept only when it is above the previous kept cut in both orders;
+        the ranges then partition the ids under either order (a dropped cut merges two
+        chunks, which only such mixed ids can cause).
         """
-        cuts = self._read(CHUNK_CUTS, {"step": self.read_chunk})[0][0]
+        cuts = []
+        for c in self._read(CHUNK_CUTS, {"step": self.read_chunk})[0][0]:
+            if not cuts or (c > cuts[-1] and _utf16(c) > _utf16(cuts[-1])):
+                cuts.append(c)
         los = ["", *cuts]
         his: list[str | None] = [*cuts, None]
         return list(zip(los, his, strict=True))
@@ -1335,6 +1353,15 @@ class Neo4jStore:
                 "weight": "float64",
             },
         )
+        # Sorted again here, by code point like DuckDB: the statement's src_id is the bound
+        # parameter, which Cypher orders by UTF-16 code unit (see `_chunk_bounds`), so ties
+        # between ids outside the BMP and full-width ones came back in another order.
+        edges = edges.sort_values(
+            ["weight", "src_id", "dst_id", "type"],
+            ascending=[False, True, True, True],
+            kind="stable",
+            ignore_index=True,
+        )
         nodes = pd.DataFrame({"customer_id": ids, "hop": [hop[c] for c in ids]})
         runs = self.list_runs()
         if runs:
@@ -1352,6 +1379,11 @@ class Neo4jStore:
     def orphan_communities(self) -> int:
         """:Community nodes without members (always 0 after a write-back)."""
         return int(self._read(COUNT_ORPHAN_COMMUNITIES)[0][0])
+
+
+def _utf16(text: str) -> bytes:
+    """A sort key ordering strings by UTF-16 code unit, as Cypher's comparisons do."""
+    return text.encode("utf-16-be", "surrogatepass")
 
 
 def _conform(table: pa.Table, name: str) -> pa.Table:
