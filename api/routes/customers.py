@@ -13,8 +13,17 @@ from api.schemas import CustomerPublic, NetworkPublic, error_responses
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
+#: Long enough for the 1,000-character ids the loader accepts (a 200 cap made such
+#: customers unreachable: 422 for an id that exists).
+CUSTOMER_ID_MAX = 1000
 CustomerIdPath = Annotated[
-    str, Path(min_length=1, max_length=200, description="customer id", examples=["C0000009"])
+    str,
+    Path(
+        min_length=1,
+        max_length=CUSTOMER_ID_MAX,
+        description="customer id (percent-encoded)",
+        examples=["C0000009"],
+    ),
 ]
 _CUSTOMER_404 = {
     404: {
