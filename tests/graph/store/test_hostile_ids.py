@@ -326,6 +326,18 @@ def test_orderings_with_ties_match_reference(analysed, reference):
             check_dtype=False,  # an empty page: object on DuckDB, str on Neo4j
         )
 
+    for tag in topic_tags:
+        pa_ = store.top_influencers(run.run_id, limit=4, offset=1, tag_id=tag)
+        pb = ref.top_influencers(ref_run.run_id, limit=4, offset=1, tag_id=tag)
+        assert pa_["customer_id"].tolist() == pb["customer_id"].tolist(), tag
+    # tag ids with emoji, quotes, backslashes and a tab work in segments (spaces cannot:
+    # they separate the words of a segment)
+    words = [t for t in topic_tags if " " not in t]
+    assert len(words) >= 2
+    for expr in (f"{words[0]} OR NOT {words[1]}", " AND ".join(words), f"NOT ({words[0]})"):
+        sa, sb = service.segment(store, expr)[1], service.segment(ref, expr)[1]
+        assert sa == sb == sorted(sb), expr
+
     for hops in (1, 2):
         for limit in (3, 8, 40):
             ea = store.ego_network(HUB, hops=hops, limit=limit)
