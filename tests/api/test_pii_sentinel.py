@@ -34,7 +34,6 @@ from api.cli import app as cli_app
 from api.settings import Settings, get_settings
 from graph.store import open_store
 from loaders.generate import generate, write_dataset
-from loaders.ingest import load_folder
 from tests.api.conftest import KEYS
 from tests.api.test_access import Fillers, build_request, probes
 
@@ -50,27 +49,47 @@ def sentinel(kind: str, i: int) -> str:
     return f"abcdef{MARK}{kind}{i}Xwxyz"
 
 
+runner = CliRunner()
+
+
+def _cli(*args: str):
+    return runner.invoke(cli_app, list(args), catch_exceptions=False)
+
+
 @pytest.fixture(scope="module")
-def sentinel_store(tmp_path_factory) -> tuple[str, list[str], Path]:
-    """A loaded, twice-analysed store whose every customer holds sentinels."""
+def sentinel_store(tmp_path_factory) -> tuple[str, list[str], Path, str]:
+    """A store loaded with ``guanxi load --pii-columns passport`` and analysed twice, whose
+    every customer holds sentinels; one more sentinel row (a bad birth date) is quarantined.
+
+    Returns the store URI, the customer ids, the quarantine folder and what the load printed.
+    """
     root = tmp_path_factory.mktemp("sentinel")
     data_dir = root / "data"
     write_dataset(generate(N_CUSTOMERS, seed=5), data_dir, fmt="csv")
     customers = pd.read_csv(data_dir / "customers.csv", dtype=str, keep_default_na=False)
+    bad = customers.iloc[[0]].copy()
+    bad["customer_id"], bad["birth_date"] = "CQUARANTINED", "not-a-date"
+    customers = pd.concat([customers, bad], ignore_index=True)
     for i in range(len(customers)):
         for col, kind in {**BUILTIN, **DECLARED}.items():
             customers.loc[i, col] = sentinel(kind, i)
         customers.loc[i, OPEN_COLUMN] = f"open-{i}"
     customers.to_csv(data_dir / "customers.csv", index=False)
     uri = f"duckdb:///{root / 'store.duckdb'}"
+    quarantine = root / "quarantine"
+    res = _cli(
+        "load", str(data_dir), "--store", uri, "--pii-columns", "passport",
+        "--quarantine-dir", str(quarantine), "--json",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    tables = json.loads(res.stdout)["tables"]
+    assert (tables["customers"]["loaded"], tables["customers"]["quarantined"]) == (N_CUSTOMERS, 1)
     with open_store(uri) as store:
-        report = load_folder(store, data_dir, quarantine_dir=root / "quarantine")
-        assert report.tables["customers"].loaded == N_CUSTOMERS
-        store.declare_pii_columns(["passport"])
+        assert store.declared_pii_columns() == ("passport",)
         service.analyze(store, seed=1)
         service.analyze(store, seed=2)
         ids = store.customer_ids().to_pylist()
-    return uri, sorted(ids), root
+    return uri, sorted(ids), quarantine, res.stdout + res.stderr
 
 
 class Probes:
@@ -106,7 +125,7 @@ def _store_facts(uri: str) -> dict:
 
 
 def test_no_sentinel_reaches_a_viewer_or_operator_over_http(sentinel_store):
-    uri, ids, _ = sentinel_store
+    uri, ids, _, _ = sentinel_store
     facts = _store_facts(uri)
     settings = Settings(
         store=uri,
@@ -205,13 +224,6 @@ def test_no_sentinel_reaches_a_viewer_or_operator_over_http(sentinel_store):
     assert seen.count == 2 * len(requests)
 
 
-runner = CliRunner()
-
-
-def _cli(*args: str):
-    return runner.invoke(cli_app, list(args), catch_exceptions=False)
-
-
 @pytest.fixture
 def cli_settings(monkeypatch):
     """The CLI reads GUANXI_PII_COLUMNS through the cached settings: set, then re-read."""
@@ -222,11 +234,16 @@ def cli_settings(monkeypatch):
 
 
 def test_no_sentinel_in_any_cli_read_command(sentinel_store, cli_settings, tmp_path):
-    uri, ids, _ = sentinel_store
+    uri, ids, quarantine, load_output = sentinel_store
     facts = _store_facts(uri)
     old, new = facts["runs"][-1], facts["runs"][0]
     everything = f"{facts['tags'][0]} OR NOT {facts['tags'][0]}"
     seen = Probes()
+    seen.check("guanxi load --json", load_output)
+    quarantined = sorted(quarantine.rglob("*.csv"))
+    assert quarantined, "the bad row was quarantined somewhere"
+    for path in quarantined:
+        seen.check(f"quarantine file {path.name}", path.read_text(encoding="utf-8"))
     commands: list[list[str]] = []
     for cid in ids[:: max(1, len(ids) // 25)]:
         commands.append(["customer", cid])
@@ -274,4 +291,4 @@ def test_no_sentinel_in_any_cli_read_command(sentinel_store, cli_settings, tmp_p
     assert prof["attributes"]["phone"].startswith("abc") and "*" in prof["attributes"]["phone"]
     print(f"\nPII sentinel in the CLI: {seen.count} probes, {len(seen.leaks)} leaks")
     assert seen.leaks == []
-    assert seen.count == 2 * len(commands) + 4 + len(files)
+    assert seen.count == 1 + len(quarantined) + 2 * len(commands) + 4 + len(files)
