@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from graph.errors import RuleError
@@ -109,6 +109,7 @@ def nested_rules(draw) -> Gen:
 @given(nested_rules())
 def test_generated_rule_accepted_exactly_within_limits_and_evaluates_right(g):
     got = _outcome(g.text)
+    event("accepted" if not isinstance(got, RuleError) else "refused")
     if len(g.text) <= MAX_LENGTH and g.levels <= MAX_DEPTH:
         assert not isinstance(got, RuleError), (g.text, g.levels, got)
         np.testing.assert_array_equal(got, g.value)
@@ -250,7 +251,7 @@ def nested_segments(draw) -> SegGen:
     tag = draw(st.sampled_from(sorted(HOLDERS)))
     g = SegGen(tag, 0, "tag", frozenset(HOLDERS[tag]))
     # About two steps in three add a level here (AND / OR do not), so draw more of them.
-    n = draw(st.integers(MAX_DEPTH, 2 * MAX_DEPTH) | st.integers(0, 3 * MAX_DEPTH))
+    n = draw(st.integers(MAX_DEPTH, 2 * MAX_DEPTH + MAX_DEPTH // 2) | st.integers(0, 3 * MAX_DEPTH))
     tags = draw(st.lists(st.sampled_from(sorted(HOLDERS)), min_size=n, max_size=n))
     for step, t in zip(_steps(draw, ["paren", "not", "not", "and", "or"], n), tags, strict=True):
         g = _seg_step(g, step, t)
@@ -270,6 +271,7 @@ def _seg_outcome(text: str) -> list[str] | RuleError:
 @given(nested_segments())
 def test_generated_segment_accepted_exactly_within_limits_and_evaluates_right(g):
     got = _seg_outcome(g.text)
+    event("accepted" if not isinstance(got, RuleError) else "refused")
     if len(g.text) <= MAX_LENGTH and g.levels <= MAX_DEPTH:
         assert got == sorted(g.members), (g.text, got)
     else:
