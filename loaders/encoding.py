@@ -100,7 +100,7 @@ def first_record_end(chunk: bytes) -> int:
 
     Examples
     --------
-    >>> first_record_end(b'"a\nb",c\nd\n')
+    >>> first_record_end(b'"a\\nb",c\\nd\\n')
     8
     """
     ends = record_ends(chunk)
