@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from graph.errors import RunNotFound
+from graph.failpoints import failpoint
 from graph.model import RunInfo
 from graph.store import GraphStore, open_store
 from loaders.generate import generate, write_dataset
@@ -125,7 +126,11 @@ def analyze(
     progress: Progress | None = None,
     params_overrides: dict | None = None,
 ) -> AnalyzeResult:
-    """Project the store into igraph, compute metrics and communities, tag, persist as a run."""
+    """Project the store into igraph, compute metrics and communities, tag, persist as a run.
+
+    The run is written incomplete (metrics and communities, then tags) and published in one
+    final store transaction, so readers see either the previous run or this one, whole.
+    """
     from graph.analysis import analyze_graph
     from graph.build import build_interaction_graph
     from graph.params import AnalysisParams
@@ -168,6 +173,7 @@ def analyze(
     del g
     timings.update({f"graph.{k}": v for k, v in result.stats.get("timings", {}).items()})
 
+    failpoint("analyze.projected")
     now = datetime.now(UTC)
     run = RunInfo(
         run_id=new_run_id(now),
@@ -182,9 +188,17 @@ def analyze(
     timings["persist_metrics"] = time.perf_counter() - t
     say("persist metrics", 1.0)
 
+    failpoint("analyze.metrics.done")
+
     say("tagging", 0.0)
     timings.update(tag_run(store, run, result.metrics, catalog=catalog))
+    failpoint("analyze.tags.done")
     say("tagging", 1.0)
+    # the run becomes visible only now, complete; a crash before this leaves readers the
+    # previous run, and the next analyze removes what this one left behind
+    t = time.perf_counter()
+    store.publish_run(run.run_id)
+    timings["publish"] = time.perf_counter() - t
     return AnalyzeResult(run=run, timings={k: round(v, 3) for k, v in timings.items()})
 
 

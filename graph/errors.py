@@ -13,7 +13,8 @@ Tree::
     │   ├── MissingColumns
     │   └── UnreadableFile
     ├── RuleError             (a tag rule or segment expression that does not parse or check)
-    └── ConfigError
+    ├── ConfigError
+    └── UnsafeIdentifier      (a Cypher label or type not on its whitelist)
 
 Only the edges (CLI, HTTP) translate these into exit codes and status codes.
 """
@@ -119,3 +120,19 @@ class RuleError(GuanxiError):
         self.position = position
         self.field = field
         self.detail = message
+
+
+class UnsafeIdentifier(GuanxiError):
+    """A value meant for a place where parameters cannot go (a Cypher label, a relationship type,
+    a statement name) is not on its whitelist.
+
+    Raised instead of an ``assert`` so that the check also holds under ``python -O``: an
+    identifier that is not whitelisted never reaches a query text.
+    """
+
+    def __init__(self, value: object, *, where: str, allowed: tuple[str, ...] = ()) -> None:
+        hint = f"use one of {', '.join(allowed)}" if allowed else "pass no value here"
+        super().__init__(f"{where}: {value!r} is not a whitelisted identifier; {hint}")
+        self.value = value
+        self.where = where
+        self.allowed = allowed

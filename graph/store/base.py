@@ -6,6 +6,10 @@ a Python object per customer or relation, so that a million customers move in se
 
 Writes are idempotent: loads are upserts keyed by the natural keys in `graph.model`, and a
 run's results are replaced, never appended twice.
+
+Crash safety: a load commits each table whole or not at all, and a run becomes visible only
+when `publish_run` flips it to complete after all its rows are written; a process killed at
+any point leaves readers the previous complete state (README, "Crash safety").
 """
 
 from __future__ import annotations
@@ -101,15 +105,33 @@ class GraphStore(Protocol):
 
     # --- runs -----------------------------------------------------------------------------
     def write_run(self, run: RunInfo, *, metrics: pd.DataFrame, communities: pd.DataFrame) -> None:
-        """Persist one analysis run: its record, per-customer metrics and community stats."""
+        """Persist one analysis run: its record, per-customer metrics and community stats.
+
+        The run is written as incomplete: no reader sees it until :meth:`publish_run`. The
+        leftovers of an earlier run that was never published are removed first.
+        """
         ...
 
     def write_tags(self, run_id: str, assignments: pd.DataFrame, catalog: pd.DataFrame) -> None:
         """Persist a run's tag assignments and the catalog they were evaluated with."""
         ...
 
+    def publish_run(self, run_id: str) -> None:
+        """Make a fully written run the one readers see, in one final transaction.
+
+        Until this returns, every reader (list_runs, the latest-run lookups, the Browser
+        queries) is served the previous complete run, whatever state a crash left the new
+        run's rows in.
+
+        Raises
+        ------
+        RunNotFound
+            `run_id` was never written.
+        """
+        ...
+
     def list_runs(self) -> list[RunInfo]:
-        """All runs, newest first."""
+        """All complete (published) runs, newest first."""
         ...
 
     def read_metrics(

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from graph.errors import CustomerNotFound, RunNotFound, StoreError, StoreUnavailable
+from graph.failpoints import failpoint
 from graph.model import NATURAL_KEYS, SCHEMAS, TABLES, RunInfo
 from graph.store.base import EgoNetwork, UpsertCounts, checked_pii_columns
 
@@ -111,6 +112,8 @@ class DuckDBStore:
         for name in TABLES:
             con.execute(_ddl(name))
         con.execute(_RUN_TABLES_DDL)
+        # runs written before crash safety have no flag; they were complete when written
+        con.execute("ALTER TABLE runs ADD COLUMN IF NOT EXISTS complete BOOLEAN DEFAULT true")
         con.execute(_META_DDL)
         con.execute("CREATE UNIQUE INDEX IF NOT EXISTS customers_id_idx ON customers (customer_id)")
 
@@ -231,6 +234,8 @@ class DuckDBStore:
                     f"WHERE c.customer_id = b.customer_id AND ({changed})"
                 ).fetchall()[0][0]
             inserted = self._insert_new_keys("customers")
+            failpoint("load.customers.batch")
+        failpoint("load.customers.done")
         return UpsertCounts(inserted=int(inserted), updated=int(updated))
 
     def upsert_rows(self, name: str, table: pa.Table) -> UpsertCounts:
@@ -238,6 +243,8 @@ class DuckDBStore:
             raise ValueError(f"upsert_rows takes relations, transactions or events, not {name}")
         with self._unordered(), self._transaction(f"writing {name}", _batch=_positioned(table)):
             inserted = self._insert_new_keys(name)
+            failpoint(f"load.{name}.batch")
+        failpoint(f"load.{name}.done")
         return UpsertCounts(inserted=inserted)
 
     def counts(self) -> dict[str, int]:
@@ -273,10 +280,17 @@ class DuckDBStore:
 
     # --- runs -----------------------------------------------------------------------------
     def write_run(self, run: RunInfo, *, metrics: pd.DataFrame, communities: pd.DataFrame) -> None:
+        """Write a run's record (not yet complete), metrics and communities in one transaction.
+
+        The run stays invisible to every reader until :meth:`publish_run`. What an earlier
+        analyze left behind when it died between this and its publish (an incomplete run and
+        its rows) is deleted in the same transaction, so leftovers never pile up.
+        """
         con = self._cur()
         m = metrics.assign(run_id=run.run_id)
         c = communities.assign(run_id=run.run_id)
         with self._transaction(f"writing run {run.run_id}", _m=m, _c=c):
+            self._delete_incomplete_runs()
             if not self._has_table("metrics"):
                 con.execute("CREATE TABLE metrics AS SELECT * FROM _m LIMIT 0")
                 con.execute("CREATE INDEX metrics_run_idx ON metrics (run_id, customer_id)")
@@ -290,9 +304,12 @@ class DuckDBStore:
                 con.execute(f"DELETE FROM {t} WHERE run_id = ?", [run.run_id])
             con.execute("DELETE FROM runs WHERE run_id = ?", [run.run_id])
             con.execute("INSERT INTO metrics BY NAME SELECT * FROM _m")
+            failpoint("analyze.metrics.batch")
             con.execute("INSERT INTO communities BY NAME SELECT * FROM _c")
+            failpoint("analyze.communities.batch")
             con.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO runs (run_id, created_at, params, input_counts, stats, complete) "
+                "VALUES (?, ?, ?, ?, ?, false)",
                 [
                     run.run_id,
                     run.created_at,
@@ -302,7 +319,18 @@ class DuckDBStore:
                 ],
             )
 
+    def _delete_incomplete_runs(self) -> None:
+        """Delete runs that were written but never published, with all their rows."""
+        con = self._cur()
+        dead = "SELECT run_id FROM runs WHERE NOT complete"
+        for t in ("tag_assignments", "tag_catalog", "communities"):
+            con.execute(f"DELETE FROM {t} WHERE run_id IN ({dead})")
+        if self._has_table("metrics"):
+            con.execute(f"DELETE FROM metrics WHERE run_id IN ({dead})")
+        con.execute("DELETE FROM runs WHERE NOT complete")
+
     def write_tags(self, run_id: str, assignments: pd.DataFrame, catalog: pd.DataFrame) -> None:
+        """Replace a run's tag assignments and catalog in one transaction."""
         con = self._cur()
         a = assignments[["customer_id", "tag_id", "score", "reason"]].assign(run_id=run_id)
         cat = catalog[["tag_id", "name_zh", "name_en", "category", "rule"]].assign(run_id=run_id)
@@ -311,18 +339,51 @@ class DuckDBStore:
             con.execute("DELETE FROM tag_catalog WHERE run_id = ?", [run_id])
             # stored in customer order: a profile lookup then touches one row group (zonemaps)
             con.execute("INSERT INTO tag_assignments BY NAME SELECT * FROM _a ORDER BY customer_id")
+            failpoint("analyze.tags.batch")
             con.execute(
                 "INSERT INTO tag_catalog BY NAME SELECT k.*, coalesce(n.customers, 0) AS customers "
                 "FROM _cat k LEFT JOIN (SELECT tag_id, count(*) AS customers FROM _a "
                 "GROUP BY tag_id) n USING (tag_id)"
             )
 
+    def publish_run(self, run_id: str) -> None:
+        """Make a written run visible to readers: one UPDATE in one transaction.
+
+        Raises
+        ------
+        RunNotFound
+            No run `run_id` was written (or an analyze deleted it as a leftover).
+        """
+        with self._transaction(f"publishing run {run_id}"):
+            n = (
+                self._cur()
+                .execute("UPDATE runs SET complete = true WHERE run_id = ?", [run_id])
+                .fetchall()[0][0]
+            )
+        if n == 0:
+            raise RunNotFound(run_id)
+        failpoint("analyze.published")
+
+    def _complete_only(self) -> str:
+        """The WHERE that keeps complete runs (a read-only file older than the flag has none)."""
+        if self.read_only and not self._has_column("runs", "complete"):
+            return "true"
+        return "complete"
+
+    def _has_column(self, table: str, column: str) -> bool:
+        q = (
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = ? AND column_name = ?"
+        )
+        return self._cur().execute(q, [table, column]).fetchall()[0][0] > 0
+
     def list_runs(self) -> list[RunInfo]:
+        """Complete runs only, newest first: a run being written (or left by a crash) is not one."""
         rows = (
             self._cur()
             .execute(
                 "SELECT run_id, created_at, params, input_counts, stats FROM runs "
-                "ORDER BY created_at DESC, run_id DESC"
+                f"WHERE {self._complete_only()} ORDER BY created_at DESC, run_id DESC"
             )
             .fetchall()
         )
@@ -331,7 +392,7 @@ class DuckDBStore:
         ]
 
     def _check_run(self, run_id: str) -> None:
-        q = "SELECT count(*) FROM runs WHERE run_id = ?"
+        q = f"SELECT count(*) FROM runs WHERE run_id = ? AND {self._complete_only()}"
         if self._cur().execute(q, [run_id]).fetchall()[0][0] == 0:
             raise RunNotFound(run_id)
 

@@ -25,8 +25,8 @@ distinct customer, not two per row). While a type (or the Customer, Transaction,
 still empty, rows are deduplicated in Arrow and CREATEd instead: a first load skips MERGE's
 scan of the start node's relationships.
 Relationship types and labels cannot be Cypher parameters; they are interpolated into statement
-templates only from the fixed whitelists below (:data:`REL_TYPES`, :data:`TAG_LABELS`), asserted
-in :meth:`Statement.render`.
+templates only from the fixed whitelists below (:data:`REL_TYPES`, :data:`TAG_LABELS`), checked
+in :meth:`Statement.render`, which raises :class:`~graph.errors.UnsafeIdentifier` otherwise.
 
 Transactions and events are nodes linked to their customer. Their natural key contains nullable
 columns (category, brand, device_id, ...), which Neo4j cannot MERGE on, so the store computes
@@ -84,7 +84,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.errors import CustomerNotFound, RunNotFound, StoreError, StoreUnavailable
+from graph.errors import (
+    CustomerNotFound,
+    RunNotFound,
+    StoreError,
+    StoreUnavailable,
+    UnsafeIdentifier,
+)
+from graph.failpoints import failpoint
 from graph.model import NATURAL_KEYS, RELATION_TYPES, SCHEMAS, TABLES, RunInfo
 from graph.store.base import EgoNetwork, UpsertCounts, checked_pii_columns
 
@@ -196,13 +203,25 @@ class Statement:
         return None
 
     def render(self, value: str | None = None) -> str:
-        """The Cypher text, with the whitelisted type or label filled in."""
+        """The Cypher text, with the whitelisted type or label filled in.
+
+        Labels and relationship types cannot be parameters, so this check is what keeps
+        injected text out of the query; it raises rather than asserts so that it also holds
+        under ``python -O``.
+
+        Raises
+        ------
+        UnsafeIdentifier
+            `value` is not on the placeholder's whitelist (or given to a statement without one).
+        """
         ph = self.placeholder
         if ph is None:
-            assert value is None, f"{self.name} takes no label or type"
+            if value is not None:
+                raise UnsafeIdentifier(value, where=f"statement {self.name} (takes no label)")
             return self.cypher
-        allowed = REL_TYPES.values() if ph == "__REL__" else TAG_LABELS.values()
-        assert value in allowed and _IDENT.match(value), f"{value!r} is not whitelisted"
+        allowed = tuple(REL_TYPES.values() if ph == "__REL__" else TAG_LABELS.values())
+        if not (isinstance(value, str) and value in allowed and _IDENT.match(value)):
+            raise UnsafeIdentifier(value, where=f"statement {self.name}", allowed=allowed)
         return self.cypher.replace(ph, value)
 
     def variants(self) -> list[tuple[str, str]]:
@@ -218,7 +237,8 @@ STATEMENTS: dict[str, Statement] = {}
 
 
 def _stmt(name: str, cypher: str, /, **parameters: Any) -> Statement:
-    assert name not in STATEMENTS, f"duplicate statement name {name}"
+    if name in STATEMENTS:
+        raise UnsafeIdentifier(name, where="statement registry (name already taken)")
     s = Statement(name, " ".join(cypher.split()), parameters)
     STATEMENTS[name] = s
     return s
@@ -276,6 +296,10 @@ SCHEMA_SETUP: tuple[Statement, ...] = (
     _stmt(
         "schema.customer_metrics_run_index",
         "CREATE INDEX customer_metrics_run IF NOT EXISTS FOR (c:Customer) ON (c.metrics_run_id)",
+    ),
+    _stmt(
+        "schema.customer_prev_run_index",
+        "CREATE INDEX customer_prev_run IF NOT EXISTS FOR (c:Customer) ON (c.prev_run_id)",
     ),
     _stmt(
         "schema.has_tag_run_index",
@@ -497,7 +521,7 @@ MERGE_RUN = _stmt(
     "MERGE (r:Run {run_id: $run_id}) SET r.created_at = $created_at, r.params = $params, "
     "r.input_counts = $input_counts, r.stats = $stats, r.metric_columns = $metric_columns, "
     "r.metric_dtypes = $metric_dtypes, r.community_columns = $community_columns, "
-    "r.community_dtypes = $community_dtypes, r.metrics_kept = true",
+    "r.community_dtypes = $community_dtypes, r.metrics_kept = true, r.complete = false",
     run_id="r1",
     created_at="2025-01-01T00:00:00+00:00",
     params="{}",
@@ -508,19 +532,42 @@ MERGE_RUN = _stmt(
     community_columns=["community_id"],
     community_dtypes="{}",
 )
-MARK_OTHER_RUNS_METRICS_GONE = _stmt(
-    "runs.mark_metrics_gone",
-    "MATCH (r:Run) WHERE r.run_id <> $run_id SET r.metrics_kept = false",
+#: The one transaction that makes a run visible: complete, and the only run whose metrics and
+#: communities are served (the others' are marked gone in the same commit).
+PUBLISH_RUN = _stmt(
+    "runs.publish",
+    "MATCH (r:Run {run_id: $run_id}) SET r.complete = true "
+    "WITH r OPTIONAL MATCH (o:Run) WHERE o.run_id <> r.run_id SET o.metrics_kept = false "
+    "RETURN count(DISTINCT r) AS n",
     run_id="r1",
 )
+INCOMPLETE_RUNS = _stmt(
+    "runs.incomplete",
+    "MATCH (r:Run) WHERE r.complete = false RETURN r.run_id AS run_id",
+)
+DELETE_INCOMPLETE_RUN = _stmt(
+    "runs.delete_incomplete",
+    "MATCH (r:Run {run_id: $run_id}) WHERE r.complete = false DELETE r",
+    run_id="r1",
+)
+ALL_RUN_COLUMNS = _stmt(
+    "runs.metric_columns",
+    "MATCH (r:Run) UNWIND coalesce(r.metric_columns, []) AS k RETURN collect(DISTINCT k) AS ks",
+)
+# Communities (and membership) of every run but those in $keep: before a write the previous
+# complete run's are kept (readers may still be served it), after its publish only the new.
 DELETE_MEMBERSHIP_BATCH = _stmt(
     "communities.delete_membership_batch",
-    "MATCH ()-[m:IN_COMMUNITY]->(:Community) WITH m LIMIT $batch DELETE m RETURN count(*) AS n",
+    "MATCH ()-[m:IN_COMMUNITY]->(k:Community) WHERE NOT k.run_id IN $keep "
+    "WITH m LIMIT $batch DELETE m RETURN count(*) AS n",
+    keep=["r1"],
     batch=10000,
 )
 DELETE_COMMUNITIES_BATCH = _stmt(
     "communities.delete_batch",
-    "MATCH (k:Community) WITH k LIMIT $batch DETACH DELETE k RETURN count(*) AS n",
+    "MATCH (k:Community) WHERE NOT k.run_id IN $keep "
+    "WITH k LIMIT $batch DETACH DELETE k RETURN count(*) AS n",
+    keep=["r1"],
     batch=10000,
 )
 CREATE_COMMUNITIES = _stmt(
@@ -529,14 +576,25 @@ CREATE_COMMUNITIES = _stmt(
     rows=[{"community_id": "0", "size": 3}],
     run_id="r1",
 )
+#: Prefix of the properties holding the previous complete run's metrics while a run is written.
+PREV = "prev_"
+# Before a customer's metrics are overwritten, the values of the latest complete run ($keep)
+# move to prev_* properties, once (a customer already rewritten by an unpublished run keeps
+# them): readers of the complete run read live or prev_* by run id, whatever a crash left.
 WRITE_METRICS = _stmt(
     "metrics.write",
     "UNWIND $rows AS row MATCH (c:Customer {customer_id: row.customer_id}) "
+    "WITH c, row, coalesce(c.metrics_run_id = $keep AND $keep <> $run_id, false) AS shift "
+    "FOREACH (k IN CASE WHEN shift THEN $keep_columns ELSE [] END | SET c[$prev + k] = c[k]) "
+    "SET c.prev_run_id = CASE WHEN shift THEN $keep ELSE c.prev_run_id END "
     "SET c += row, c.metrics_run_id = $run_id "
     "WITH c, row MATCH (k:Community {run_id: $run_id, community_id: row.community_id}) "
     "CREATE (c)-[:IN_COMMUNITY]->(k)",
     rows=[{"customer_id": "C1", "community_id": "0", "pagerank": 0.1}],
-    run_id="r1",
+    run_id="r2",
+    keep="r1",
+    keep_columns=["community_id", "pagerank"],
+    prev=PREV,
 )
 CLEAR_STALE_METRICS_BATCH = _stmt(
     "metrics.clear_stale_batch",
@@ -548,7 +606,8 @@ CLEAR_STALE_METRICS_BATCH = _stmt(
 )
 LIST_RUNS = _stmt(
     "runs.list",
-    "MATCH (r:Run) RETURN r.run_id AS run_id, r.created_at AS created_at, r.params AS params, "
+    "MATCH (r:Run) WHERE coalesce(r.complete, true) "
+    "RETURN r.run_id AS run_id, r.created_at AS created_at, r.params AS params, "
     "r.input_counts AS input_counts, r.stats AS stats "
     "ORDER BY r.created_at DESC, r.run_id DESC",
 )
@@ -557,23 +616,35 @@ GET_RUN = _stmt(
     "MATCH (r:Run {run_id: $run_id}) RETURN r.metrics_kept AS metrics_kept, "
     "r.tags_kept AS tags_kept, r.metric_columns AS metric_columns, "
     "r.metric_dtypes AS metric_dtypes, r.community_columns AS community_columns, "
-    "r.community_dtypes AS community_dtypes, r.catalog AS catalog, r.created_at AS created_at",
+    "r.community_dtypes AS community_dtypes, r.catalog AS catalog, r.created_at AS created_at, "
+    "coalesce(r.complete, true) AS complete",
     run_id="r1",
 )
+# A run's metrics are a customer's live properties or, while a newer run is being written
+# (or after it died unpublished), its prev_* ones; customer_id is never prefixed.
+_METRICS_OF_RUN = (
+    "WHERE c.metrics_run_id = $run_id OR c.prev_run_id = $run_id "
+    "WITH c, CASE WHEN c.metrics_run_id = $run_id THEN '' ELSE $prev END AS p "
+)
+_METRIC_VALUES = "[k IN $columns | CASE k WHEN 'customer_id' THEN c.customer_id ELSE c[p + k] END]"
 READ_METRICS_ALL = _stmt(
     "metrics.read_all",
-    "MATCH (c:Customer) WHERE c.metrics_run_id = $run_id "
-    "RETURN [k IN $columns | c[k]] AS v ORDER BY c.customer_id",
+    "MATCH (c:Customer) "
+    + _METRICS_OF_RUN
+    + f"RETURN {_METRIC_VALUES} AS v ORDER BY c.customer_id",
     run_id="r1",
     columns=["customer_id", "pagerank"],
+    prev=PREV,
 )
 READ_METRICS_FOR = _stmt(
     "metrics.read_for",
     "UNWIND $customer_ids AS id MATCH (c:Customer {customer_id: id}) "
-    "WHERE c.metrics_run_id = $run_id RETURN [k IN $columns | c[k]] AS v",
+    + _METRICS_OF_RUN
+    + f"RETURN {_METRIC_VALUES} AS v",
     run_id="r1",
     columns=["customer_id", "pagerank"],
     customer_ids=["C1"],
+    prev=PREV,
 )
 READ_COMMUNITIES = _stmt(
     "communities.read",
@@ -584,12 +655,13 @@ READ_COMMUNITIES = _stmt(
 )
 TOP_INFLUENCERS = _stmt(
     "metrics.top_influencers",
-    "MATCH (c:Customer) WHERE c.metrics_run_id = $run_id "
-    "AND ($community_id IS NULL OR c.community_id = $community_id) "
+    "MATCH (c:Customer) " + _METRICS_OF_RUN + "WHERE ($community_id IS NULL OR "
+    "c[p + 'community_id'] = $community_id) "
     "AND ($tag_id IS NULL OR EXISTS { "
     "  MATCH (c)-[h:HAS_TAG {run_id: $run_id}]->(:Tag {tag_id: $tag_id}) }) "
-    "RETURN [k IN $columns | c[k]] AS v ORDER BY c.influence DESC, c.customer_id "
+    f"RETURN {_METRIC_VALUES} AS v ORDER BY c[p + 'influence'] DESC, c.customer_id "
     "SKIP $offset LIMIT $limit",
+    prev=PREV,
     run_id="r1",
     columns=["customer_id", "influence"],
     community_id=None,
@@ -630,7 +702,7 @@ SET_RUN_CATALOG = _stmt(
 )
 RUNS_WITH_TAGS = _stmt(
     "runs.with_tags",
-    "MATCH (r:Run) WHERE r.tags_kept RETURN r.run_id AS run_id "
+    "MATCH (r:Run) WHERE r.tags_kept AND coalesce(r.complete, true) RETURN r.run_id AS run_id "
     "ORDER BY r.created_at DESC, r.run_id DESC",
 )
 MARK_RUN_TAGS_GONE = _stmt(
@@ -648,6 +720,13 @@ REMOVE_LABEL_BATCH = _stmt(
     "labels.remove_batch",
     "MATCH (c:__LABEL__) WITH c LIMIT $batch REMOVE c:__LABEL__ RETURN count(*) AS n",
     batch=10000,
+)
+TAG_HOLDERS = _stmt(
+    "tags.holders",
+    "MATCH (:Tag {tag_id: $tag_id})<-[h:HAS_TAG]-(c:Customer) WHERE h.run_id = $run_id "
+    "RETURN collect(DISTINCT c.customer_id) AS ids",
+    tag_id="bridge",
+    run_id="r1",
 )
 SET_LABEL = _stmt(
     "labels.set",
@@ -966,11 +1045,15 @@ class Neo4jStore:
             for batch in self._batches(table):
                 _, counters = self._write(CREATE_CUSTOMERS, _column_lists(batch))
                 inserted += counters.nodes_created
+                failpoint("load.customers.batch")
+            failpoint("load.customers.done")
             return UpsertCounts(inserted=inserted)
         for batch in self._batches(table):
             rows, counters = self._write(UPSERT_CUSTOMERS, _column_lists(batch))
             inserted += counters.nodes_created
             updated += rows[0][0] if rows else 0
+            failpoint("load.customers.batch")
+        failpoint("load.customers.done")
         return UpsertCounts(inserted=inserted, updated=updated)
 
     def upsert_rows(self, name: str, table: pa.Table) -> UpsertCounts:
@@ -1004,6 +1087,8 @@ class Neo4jStore:
                 for batch in self._batches(part):
                     _, counters = self._write(stmt, _column_lists(batch), sub=rel)
                     inserted += counters.relationships_created
+                    failpoint("load.relations.batch")
+            failpoint("load.relations.done")
             return UpsertCounts(inserted=inserted)
         count, insert, create = (
             (COUNT_TRANSACTIONS, INSERT_TRANSACTIONS, CREATE_TRANSACTIONS)
@@ -1017,6 +1102,8 @@ class Neo4jStore:
         for batch in self._batches(table):
             _, counters = self._write(stmt, _column_lists(batch))
             inserted += counters.nodes_created
+            failpoint(f"load.{name}.batch")
+        failpoint(f"load.{name}.done")
         return UpsertCounts(inserted=inserted)
 
     def _count(self, stmt: Statement, sub: str | None = None) -> int:
@@ -1113,15 +1200,22 @@ class Neo4jStore:
 
     # --- runs -----------------------------------------------------------------------------
     def write_run(self, run: RunInfo, *, metrics: pd.DataFrame, communities: pd.DataFrame) -> None:
+        """Write a run as incomplete: its record, its communities, each customer's metrics.
+
+        Nothing any reader is served changes: the run is unlisted until :meth:`publish_run`,
+        its communities carry its run id next to the previous run's, and each customer's
+        values of the previous complete run move to ``prev_*`` properties before they are
+        overwritten (see :data:`WRITE_METRICS`), so that run reads the same throughout. What an
+        analyze that died unpublished left is deleted first.
+        """
         clash = set(metrics.columns) & set(_CUST.names) - {"customer_id"}
         if clash:
             raise StoreError(f"metric column(s) {sorted(clash)} would overwrite customer data")
         prev = self.list_runs()
-        prev_cols: set[str] = set()
-        for r in prev:
-            info = self._run_record(r.run_id)
-            if info and info["metric_columns"]:
-                prev_cols |= set(info["metric_columns"])
+        keep = prev[0].run_id if prev else None
+        keep_rec = self._run_record(keep) if keep else None
+        keep_cols = [c for c in (keep_rec or {}).get("metric_columns") or [] if c != "customer_id"]
+        self._delete_incomplete_runs(keep=keep)
         self._write(
             MERGE_RUN,
             {
@@ -1136,19 +1230,61 @@ class Neo4jStore:
                 "community_dtypes": json.dumps({c: str(t) for c, t in communities.dtypes.items()}),
             },
         )
-        # replace the previous run's communities and membership (none left orphaned)
-        self._repeat_until_done(DELETE_MEMBERSHIP_BATCH, {})
-        self._repeat_until_done(DELETE_COMMUNITIES_BATCH, {})
         ctbl = pa.Table.from_pandas(communities, preserve_index=False)
         for batch in self._batches(ctbl):
             self._write(CREATE_COMMUNITIES, {"rows": batch.to_pylist(), "run_id": run.run_id})
+            failpoint("analyze.communities.batch")
         mtbl = pa.Table.from_pandas(metrics, preserve_index=False)
+        shift = {"keep": keep, "keep_columns": keep_cols, "prev": PREV, "run_id": run.run_id}
         for batch in self._batches(mtbl):
-            self._write(WRITE_METRICS, {"rows": batch.to_pylist(), "run_id": run.run_id})
-        clear = {c: None for c in (prev_cols | set(metrics.columns)) - {"customer_id"}}
+            self._write(WRITE_METRICS, {"rows": batch.to_pylist(), **shift})
+            failpoint("analyze.metrics.batch")
+
+    def _delete_incomplete_runs(self, *, keep: str | None) -> None:
+        """Delete what unpublished runs left: their tags, communities, membership, record.
+
+        Communities of every run but `keep` (the latest complete one) go, which also finishes
+        the housekeeping of a publish that was cut short. The record goes last, so a crash in
+        here leaves the run findable by the next attempt. Customers' properties written by a
+        dead run are left: the next write overwrites them, and readers select by run id.
+        """
+        dead = [r[0] for r in self._read(INCOMPLETE_RUNS)]
+        for run_id in dead:
+            self._repeat_until_done(DELETE_RUN_TAGS_BATCH, {"run_id": run_id})
+        keep_list = [keep] if keep else []
+        self._repeat_until_done(DELETE_MEMBERSHIP_BATCH, {"keep": keep_list})
+        self._repeat_until_done(DELETE_COMMUNITIES_BATCH, {"keep": keep_list})
+        for run_id in dead:
+            self._write(DELETE_INCOMPLETE_RUN, {"run_id": run_id})
+
+    def publish_run(self, run_id: str) -> None:
+        """Make a written run the one readers see (one transaction), then tidy up after it.
+
+        The publish itself is :data:`PUBLISH_RUN`. The housekeeping that follows is
+        idempotent and invisible to readers, who select by run id: the previous run's
+        communities and stale customer metrics are removed, the social-tag labels rewritten
+        from the run's assignments, and tag history pruned. A crash in it is finished by the
+        next analyze (its start deletes other runs' communities, its publish rewrites labels).
+
+        Raises
+        ------
+        RunNotFound
+            No run `run_id` was written.
+        """
+        rows, _ = self._write(PUBLISH_RUN, {"run_id": run_id})
+        if not rows or not rows[0][0]:
+            raise RunNotFound(run_id)
+        failpoint("analyze.published")
+        rec = self._run_record(run_id) or {}
+        self._repeat_until_done(DELETE_MEMBERSHIP_BATCH, {"keep": [run_id]})
+        self._repeat_until_done(DELETE_COMMUNITIES_BATCH, {"keep": [run_id]})
+        cols = set(self._read(ALL_RUN_COLUMNS)[0][0] or []) | set(rec.get("metric_columns") or [])
+        clear = {c: None for c in cols - {"customer_id"}}
         clear["metrics_run_id"] = None
-        self._repeat_until_done(CLEAR_STALE_METRICS_BATCH, {"run_id": run.run_id, "clear": clear})
-        self._write(MARK_OTHER_RUNS_METRICS_GONE, {"run_id": run.run_id})
+        self._repeat_until_done(CLEAR_STALE_METRICS_BATCH, {"run_id": run_id, "clear": clear})
+        self._write_labels(run_id)
+        catalog = json.loads(rec.get("catalog") or "[]")
+        self._prune_tag_history(keep_tags=sorted({str(d["tag_id"]) for d in catalog}))
 
     def write_tags(self, run_id: str, assignments: pd.DataFrame, catalog: pd.DataFrame) -> None:
         a = assignments[["customer_id", "tag_id", "score", "reason"]]
@@ -1161,6 +1297,7 @@ class Neo4jStore:
         atbl = pa.Table.from_pandas(a, preserve_index=False)
         for batch in self._batches(atbl):
             self._write(CREATE_HAS_TAG, {**_column_lists(batch), "run_id": run_id})
+            failpoint("analyze.tags.batch")
         n = a.groupby("tag_id").size()
         rows = [
             {**d, "count": int(n.get(d["tag_id"], 0))}
@@ -1170,19 +1307,16 @@ class Neo4jStore:
             SET_RUN_CATALOG,
             {"run_id": run_id, "catalog": json.dumps(rows, ensure_ascii=False, default=str)},
         )
-        runs = self.list_runs()
-        if runs and runs[0].run_id == run_id:
-            self._write_labels(a)
-        self._prune_tag_history(keep_tags=sorted(known | set(a["tag_id"].astype(str))))
 
-    def _write_labels(self, assignments: pd.DataFrame) -> None:
+    def _write_labels(self, run_id: str) -> None:
+        """Rewrite the social-tag labels from the run's assignments (Browser styling only)."""
         for tag_id, label in TAG_LABELS.items():
             self._repeat_until_done(REMOVE_LABEL_BATCH, {}, sub=label)
-            ids = assignments.loc[assignments["tag_id"] == tag_id, "customer_id"].astype(str)
-            ids = ids.drop_duplicates().tolist()
+            ids = self._read(TAG_HOLDERS, {"tag_id": tag_id, "run_id": run_id})[0][0]
             for start in range(0, len(ids), self.batch_size):
                 chunk = ids[start : start + self.batch_size]
                 self._write(SET_LABEL, {"customer_ids": chunk}, sub=label)
+                failpoint("analyze.labels.batch")
 
     def _prune_tag_history(self, *, keep_tags: list[str]) -> None:
         kept = [r[0] for r in self._read(RUNS_WITH_TAGS)]
@@ -1218,12 +1352,13 @@ class Neo4jStore:
             "community_dtypes",
             "catalog",
             "created_at",
+            "complete",
         )
         return dict(zip(keys, rows[0], strict=True))
 
     def _metrics_run(self, run_id: str) -> dict:
         rec = self._run_record(run_id)
-        if rec is None or rec["created_at"] is None:
+        if rec is None or rec["created_at"] is None or not rec["complete"]:
             raise RunNotFound(run_id)
         if not rec["metrics_kept"]:
             raise RunResultsUnavailable(
@@ -1240,9 +1375,14 @@ class Neo4jStore:
         rec = self._metrics_run(run_id)
         cols = list(rec["metric_columns"])
         if customer_ids is None:
-            rows = self._read(READ_METRICS_ALL, {"run_id": run_id, "columns": cols})
+            rows = self._read(READ_METRICS_ALL, {"run_id": run_id, "columns": cols, "prev": PREV})
         else:
-            params = {"run_id": run_id, "columns": cols, "customer_ids": list(customer_ids)}
+            params = {
+                "run_id": run_id,
+                "columns": cols,
+                "customer_ids": list(customer_ids),
+                "prev": PREV,
+            }
             rows = self._read(READ_METRICS_FOR, params)
         return _frame([r[0] for r in rows], cols, json.loads(rec["metric_dtypes"]))
 
@@ -1312,6 +1452,7 @@ class Neo4jStore:
             {
                 "run_id": run_id,
                 "columns": cols,
+                "prev": PREV,
                 "community_id": community_id,
                 "tag_id": tag_id,
                 "offset": int(offset),

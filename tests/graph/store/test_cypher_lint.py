@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from graph.errors import UnsafeIdentifier
 from graph.store.neo4j_store import REL_TYPES, TAG_LABELS, all_statements
 from tests.ci import IN_CI
 
@@ -81,5 +82,5 @@ def test_statements_only_interpolate_whitelisted_names():
 
     for s in STATEMENTS.values():
         if s.placeholder:
-            with pytest.raises(AssertionError):
+            with pytest.raises(UnsafeIdentifier):
                 s.render("Customer) DETACH DELETE (x")
