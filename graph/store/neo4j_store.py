@@ -60,14 +60,28 @@ auto-commit transactions, which the driver does not retry.
 
 Run history: ``:Run`` nodes are kept for every run (they are the provenance record). Metric
 properties, ``IN_COMMUNITY`` membership, ``:Community`` nodes and the tag labels reflect the
-latest run only; writing a run replaces them (old ``:Community`` nodes are deleted with their
-membership, so none is left orphaned). ``HAS_TAG`` relationships carry ``run_id`` and are kept
-for the last ``history_runs`` runs (default 3; ``GUANXI_NEO4J_HISTORY_RUNS``) so that
-``guanxi tags diff`` can compare recent runs; older runs' assignments are deleted, together with
-``:Tag`` nodes no longer used. Reading metrics or communities of an older run raises
-:class:`RunResultsUnavailable` (a :class:`~graph.errors.RunNotFound`) that says so; reading the
-tags of a pruned run raises it too. The per-run tag catalog (with counts) is kept on the
-``:Run`` node, so ``read_catalog`` works for every run.
+latest run only; publishing a run replaces them (old ``:Community`` nodes are deleted with their
+membership, so none is left orphaned).
+
+Crash safety: a run is written as ``:Run {complete: false}`` and made visible by one final
+transaction (:data:`PUBLISH_RUN`); every reader (``list_runs``, the metric reads, the Browser
+kit) selects the latest *complete* run. While a run is written, readers of the previous one
+are served it unchanged: its communities keep their own ``run_id``, its ``HAS_TAG`` carry
+theirs, and each customer's previous values move to ``prev_*`` properties (``prev_run_id``)
+before the new ones overwrite the plain ones, so a run's metrics are read as "plain if
+``metrics_run_id`` is the run, else ``prev_*`` if ``prev_run_id`` is". Labels are rewritten
+only after the publish (they style, they do not select). Leftovers of a run that died
+unpublished are deleted by the next ``write_run``. Loads are not staged: a table is written
+in many transactions, and a load killed inside a table leaves its first batches visible
+until the rerun (which converges: writes are idempotent).
+
+``HAS_TAG`` relationships carry ``run_id`` and are kept for the last ``history_runs`` runs
+(default 3; ``GUANXI_NEO4J_HISTORY_RUNS``) so that ``guanxi tags diff`` can compare recent runs;
+older runs' assignments are deleted, together with ``:Tag`` nodes no longer used. Reading
+metrics or communities of an older run raises :class:`RunResultsUnavailable` (a
+:class:`~graph.errors.RunNotFound`) that says so; reading the tags of a pruned run raises it
+too. The per-run tag catalog (with counts) is kept on the ``:Run`` node, so ``read_catalog``
+works for every run.
 """
 
 from __future__ import annotations
@@ -1010,9 +1024,10 @@ class Neo4jStore:
             self._write(s)
         self._read(AWAIT_INDEXES)
 
-    def _batches(self, table: pa.Table) -> Iterator[pa.Table]:
-        for start in range(0, table.num_rows, self.batch_size):
-            yield table.slice(start, self.batch_size)
+    def _batches(self, table: pa.Table, rows: int | None = None) -> Iterator[pa.Table]:
+        step = rows or self.batch_size
+        for start in range(0, table.num_rows, step):
+            yield table.slice(start, step)
 
     def close(self) -> None:
         self._driver.close()
@@ -1236,7 +1251,9 @@ class Neo4jStore:
             failpoint("analyze.communities.batch")
         mtbl = pa.Table.from_pandas(metrics, preserve_index=False)
         shift = {"keep": keep, "keep_columns": keep_cols, "prev": PREV, "run_id": run.run_id}
-        for batch in self._batches(mtbl):
+        # each row also moves ~20 values to prev_*: a quarter batch keeps one transaction's
+        # state within the server's transaction memory (a full one exceeded it on a 1 GB heap)
+        for batch in self._batches(mtbl, rows=max(1, self.batch_size // 4)):
             self._write(WRITE_METRICS, {"rows": batch.to_pylist(), **shift})
             failpoint("analyze.metrics.batch")
 
