@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     viewer (PII masked, no exports), operator (+ exports and campaign planning) and admin
     (+ unmasked PII). ``pii_columns`` (env ``GUANXI_PII_COLUMNS``, a comma list) declares
     input columns besides name, phone and id_number as PII: they are masked like those on
-    every surface below admin (`api.masking`).
+    every surface below admin (`api.usecases.masking`).
     """
 
     model_config = SettingsConfigDict(env_prefix="GUANXI_", env_file=".env", extra="ignore")

@@ -65,7 +65,7 @@ def small_parquet_dir(tmp_path_factory, small_data) -> Path:
 @pytest.fixture(scope="session")
 def analysed_store_uri(tmp_path_factory, small_csv_dir) -> str:
     """A DuckDB store holding the small dataset, loaded and analysed once (one run)."""
-    from api import service
+    from api import usecases
     from graph.store import open_store
     from loaders.ingest import load_folder
 
@@ -73,5 +73,5 @@ def analysed_store_uri(tmp_path_factory, small_csv_dir) -> str:
     uri = f"duckdb:///{d / 'store.duckdb'}"
     with open_store(uri) as st:
         load_folder(st, small_csv_dir, quarantine_dir=d / "q")
-        service.analyze(st, seed=42)
+        usecases.analyze(st, seed=42)
     return uri

@@ -6,8 +6,8 @@ import warnings
 
 import pytest
 
-from api import service
-from api.app import create_app
+from api import usecases
+from api.http.app import create_app
 from api.settings import Settings
 from graph.store import open_store
 from loaders.ingest import load_folder
@@ -22,8 +22,8 @@ def api_store_uri(tmp_path_factory, small_parquet_dir) -> str:
     uri = f"duckdb:///{path}"
     with open_store(uri) as store:
         load_folder(store, small_parquet_dir)
-        service.analyze(store, seed=1)
-        service.analyze(store, seed=2)
+        usecases.analyze(store, seed=1)
+        usecases.analyze(store, seed=2)
     return uri
 
 

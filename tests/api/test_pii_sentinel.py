@@ -28,14 +28,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from api import service
-from api.app import create_app
+from api import usecases
 from api.cli import app as cli_app
+from api.http.app import create_app
 from api.settings import Settings, get_settings
 from graph.store import open_store
 from loaders.generate import generate, write_dataset
 from tests.api.conftest import KEYS
-from tests.api.test_access import Fillers, build_request, probes
+from tests.api.http.test_access import Fillers, build_request, probes
 
 N_CUSTOMERS = 300
 MARK = "SNTL"
@@ -86,8 +86,8 @@ def sentinel_store(tmp_path_factory) -> tuple[str, list[str], Path, str]:
     assert (tables["customers"]["loaded"], tables["customers"]["quarantined"]) == (N_CUSTOMERS, 1)
     with open_store(uri) as store:
         assert store.declared_pii_columns() == ("passport",)
-        service.analyze(store, seed=1)
-        service.analyze(store, seed=2)
+        usecases.analyze(store, seed=1)
+        usecases.analyze(store, seed=2)
         ids = store.customer_ids().to_pylist()
     return uri, sorted(ids), quarantine, res.stdout + res.stderr
 

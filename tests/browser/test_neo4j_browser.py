@@ -216,7 +216,7 @@ def server(tmp_path_factory) -> Iterator[dict]:
 @pytest.fixture(scope="module")
 def seeded(server, tmp_path_factory) -> dict:
     """guanxi's own load + analyze into Neo4j; returns the saved queries' parameter values."""
-    from api.service import analyze
+    from api.usecases import analyze
     from graph.store import open_store
     from loaders.generate import generate, write_dataset
     from loaders.ingest import load_folder

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from api import service
+from api import usecases
 from graph.errors import CustomerNotFound, RunNotFound
 from graph.model import SCHEMAS, TABLES
 from graph.store.duckdb_store import DuckDBStore
@@ -42,7 +42,7 @@ def reference(tmp_path_factory, dataset):
     path = tmp_path_factory.mktemp("reference") / "ref.duckdb"
     s = DuckDBStore(path)
     report = load_folder(s, dataset, quarantine_dir=path.parent / "q")
-    result = service.analyze(s, seed=SEED)
+    result = usecases.analyze(s, seed=SEED)
     yield {"store": s, "report": report, "run": result.run}
     s.close()
 
@@ -51,7 +51,7 @@ def reference(tmp_path_factory, dataset):
 def analysed(store, dataset, tmp_path):
     """This test's store, loaded with `dataset` and analysed with the reference seed."""
     load_folder(store, dataset, quarantine_dir=tmp_path / "q")
-    run = service.analyze(store, seed=SEED).run
+    run = usecases.analyze(store, seed=SEED).run
     return store, run
 
 
@@ -191,20 +191,20 @@ def test_influencers_profile_tags_segment_ego(analysed, reference):
             df["reason"] = df["reason"].map(_round_numbers)
         return df
 
-    _, a = service.influencers(store, limit=15)
-    _, b = service.influencers(ref, limit=15)
+    _, a = usecases.influencers(store, limit=15)
+    _, b = usecases.influencers(ref, limit=15)
     pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-9, rtol=0)
     top_comm = b["community_id"].iloc[0]
-    _, a = service.influencers(store, limit=5, offset=2, community_id=top_comm)
-    _, b = service.influencers(ref, limit=5, offset=2, community_id=top_comm)
+    _, a = usecases.influencers(store, limit=5, offset=2, community_id=top_comm)
+    _, b = usecases.influencers(ref, limit=5, offset=2, community_id=top_comm)
     pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-9, rtol=0)
 
     ta = strip(store.read_tags(run.run_id))
     tb = strip(ref.read_tags(reference["run"].run_id))
     pd.testing.assert_frame_equal(ta, tb, check_exact=False)
     some_tag = tb["tag_id"].iloc[0]
-    _, a = service.influencers(store, limit=10, tag_id=some_tag)
-    _, b = service.influencers(ref, limit=10, tag_id=some_tag)
+    _, a = usecases.influencers(store, limit=10, tag_id=some_tag)
+    _, b = usecases.influencers(ref, limit=10, tag_id=some_tag)
     pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-9, rtol=0)
     pd.testing.assert_frame_equal(
         strip(store.read_tags(run.run_id, tag_id=some_tag, limit=7, offset=3)),
@@ -215,7 +215,7 @@ def test_influencers_profile_tags_segment_ego(analysed, reference):
     )
 
     hub = b["customer_id"].iloc[0]
-    pa_, pb = service.customer_profile(store, hub), service.customer_profile(ref, hub)
+    pa_, pb = usecases.customer_profile(store, hub), usecases.customer_profile(ref, hub)
     pa_.pop("run_id"), pb.pop("run_id")
     for p in (pa_, pb):
         p["metrics"] = {
@@ -224,7 +224,7 @@ def test_influencers_profile_tags_segment_ego(analysed, reference):
     assert pa_ == pb
 
     expr = f"{some_tag} AND NOT churn_risk"
-    assert service.segment(store, expr)[1] == service.segment(ref, expr)[1]
+    assert usecases.segment(store, expr)[1] == usecases.segment(ref, expr)[1]
 
     for hops in (1, 2):
         ea, eb = (
@@ -237,7 +237,7 @@ def test_influencers_profile_tags_segment_ego(analysed, reference):
 
 def test_rerun_replaces_results(analysed):
     store, first = analysed
-    second = service.analyze(store, seed=SEED).run
+    second = usecases.analyze(store, seed=SEED).run
     runs = [r.run_id for r in store.list_runs()]
     assert runs[0] == second.run_id and first.run_id in runs
     m = store.read_metrics(second.run_id)

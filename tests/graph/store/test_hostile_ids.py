@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from api import service
+from api import usecases
 from graph.errors import CustomerNotFound
 from graph.model import NATURAL_KEYS, TABLES
 from graph.store.duckdb_store import DuckDBStore
@@ -165,7 +165,7 @@ def reference(tmp_path_factory, csv_dir):
     path = tmp_path_factory.mktemp("hostile_ref") / "ref.duckdb"
     s = DuckDBStore(path)
     report = load_folder(s, csv_dir, quarantine_dir=path.parent / "q")
-    run = service.analyze(s, seed=SEED).run
+    run = usecases.analyze(s, seed=SEED).run
     yield {"store": s, "report": report, "run": run}
     s.close()
 
@@ -248,7 +248,7 @@ def _check_chunked_reads(store, ref) -> None:
 @pytest.fixture
 def analysed(store, csv_dir, tmp_path):
     load_folder(store, csv_dir, quarantine_dir=tmp_path / "q")
-    return store, service.analyze(store, seed=SEED).run
+    return store, usecases.analyze(store, seed=SEED).run
 
 
 def _strip(df: pd.DataFrame) -> pd.DataFrame:
@@ -335,7 +335,7 @@ def test_orderings_with_ties_match_reference(analysed, reference):
     words = [t for t in topic_tags if " " not in t]
     assert len(words) >= 2
     for expr in (f"{words[0]} OR NOT {words[1]}", " AND ".join(words), f"NOT ({words[0]})"):
-        sa, sb = service.segment(store, expr)[1], service.segment(ref, expr)[1]
+        sa, sb = usecases.segment(store, expr)[1], usecases.segment(ref, expr)[1]
         assert sa == sb == sorted(sb), expr
 
     for hops in (1, 2):

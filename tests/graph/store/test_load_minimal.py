@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from api import service
+from api import usecases
 from graph.model import NATURAL_KEYS, REQUIRED, TABLES
 from graph.store.duckdb_store import DuckDBStore
 from loaders.generate import generate, write_dataset
@@ -142,7 +142,7 @@ def test_any_subset_of_optional_columns_loads_and_analyzes(
             assert _rows(stored, key) == _rows(ref, key), name
             assert _rows(stored, present) <= _rows(ref, present), name
 
-    run = service.analyze(store, seed=1).run
+    run = usecases.analyze(store, seed=1).run
     metrics = store.read_metrics(run.run_id).set_index("customer_id")
     assert len(metrics) == len(text["customers"])
     rel = text["relations"]
@@ -193,7 +193,7 @@ def test_email_eu_core_loads_and_analyzes(store, tmp_path) -> None:
     assert report.tables["customers"].loaded == len(np.unique(edges))
     assert report.tables["transactions"].read == report.tables["events"].read == 0
 
-    run = service.analyze(store, seed=1).run
+    run = usecases.analyze(store, seed=1).run
     metrics = store.read_metrics(run.run_id).set_index("customer_id")
     g = nx.DiGraph()
     g.add_nodes_from(f"E{i}" for i in np.unique(edges))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from api import service
+from api import usecases
 from graph.errors import RunNotFound
 from graph.store.neo4j_store import TAG_LABELS, RunResultsUnavailable
 from loaders.generate import generate, write_dataset
@@ -37,7 +37,7 @@ def _scalar(store, cypher: str, **params):
 
 
 def test_rerun_replaces_writeback_and_prunes_history(neo):
-    runs = [service.analyze(neo, seed=s).run for s in (1, 2, 3)]
+    runs = [usecases.analyze(neo, seed=s).run for s in (1, 2, 3)]
     latest = runs[-1].run_id
     assert neo.orphan_communities() == 0
     assert _scalar(neo, "MATCH (k:Community) WHERE k.run_id <> $r RETURN count(k)", r=latest) == 0

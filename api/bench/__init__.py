@@ -1,0 +1,1 @@
+"""Benchmarks: each stage through the use cases, timed in its own process."""

@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI app, auth, schemas, routes and the in-memory read model."""

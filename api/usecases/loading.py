@@ -1,0 +1,38 @@
+"""Loading a folder of contract tables into a store (validation, quarantine, upsert)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from graph.store import GraphStore
+from loaders.ingest import LoadReport, load_folder
+
+
+def load(
+    store: GraphStore,
+    folder: Path,
+    *,
+    quarantine_dir: Path | None = None,
+    progress: Callable[[str, str], None] | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    pii_columns: Sequence[str] = (),
+    quarantine_raw: bool = False,
+) -> LoadReport:
+    """Load a folder of contract tables (see `loaders.ingest.load_folder`).
+
+    Raises
+    ------
+    MissingFile, MissingColumns, UnreadableFile, ConfigError, StoreError
+    """
+    return load_folder(
+        store,
+        folder,
+        quarantine_dir=quarantine_dir,
+        progress=progress,
+        encoding=encoding,
+        delimiter=delimiter,
+        pii_columns=pii_columns,
+        quarantine_raw=quarantine_raw,
+    )

@@ -1,0 +1,138 @@
+"""Reading a run's results: influencers, tag coverage, profiles, segments, diffs, exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from api.usecases.runs import resolve_run
+from graph.model import RunInfo
+from graph.store import GraphStore
+
+
+def influencers(
+    store: GraphStore,
+    *,
+    limit: int,
+    offset: int = 0,
+    community_id: str | None = None,
+    tag_id: str | None = None,
+    run_id: str | None = None,
+) -> tuple[RunInfo, pd.DataFrame]:
+    run = resolve_run(store, run_id)
+    df = store.top_influencers(
+        run.run_id, limit=limit, offset=offset, community_id=community_id, tag_id=tag_id
+    )
+    return run, df.rename(columns={"influence": "score"})
+
+
+def tag_coverage(store: GraphStore, *, run_id: str | None = None) -> pd.DataFrame:
+    run = resolve_run(store, run_id)
+    return store.read_catalog(run.run_id)
+
+
+def customer_profile(
+    store: GraphStore,
+    customer_id: str,
+    *,
+    unmasked: bool = False,
+    run_id: str | None = None,
+    pii_columns: tuple[str, ...] | None = None,
+) -> dict:
+    """Attributes (PII masked unless `unmasked`), metrics and tags with reasons.
+
+    The CLI is a viewer-level surface, so its profiles are masked like the API's: name, phone,
+    id_number, the columns of ``GUANXI_PII_COLUMNS`` and those the store declares.
+
+    Parameters
+    ----------
+    pii_columns
+        Extra columns to mask besides the store's declaration; default from settings.
+
+    Raises
+    ------
+    CustomerNotFound, RunNotFound
+    """
+    from api.usecases.masking import public_attributes, served_pii_columns
+
+    if pii_columns is None:
+        from api.settings import get_settings
+
+        pii_columns = get_settings().pii_columns
+    columns = served_pii_columns(store, pii_columns)
+    attrs = store.get_customer(customer_id)
+    profile: dict = {
+        "customer_id": customer_id,
+        "attributes": public_attributes(attrs, unmasked=unmasked, columns=columns),
+    }
+    runs = store.list_runs()
+    if not runs:
+        profile.update(run_id=None, metrics={}, tags=[])
+        return profile
+    run = resolve_run(store, run_id)
+    m = store.read_metrics(run.run_id, customer_ids=[customer_id])
+    profile["run_id"] = run.run_id
+    profile["metrics"] = _jsonable(m.iloc[0].to_dict()) if len(m) else {}
+    profile["community_id"] = profile["metrics"].get("community_id")
+    tags = store.read_tags(run.run_id, customer_id=customer_id)
+    profile["tags"] = [
+        {"tag_id": r.tag_id, "score": float(r.score), "reason": r.reason} for r in tags.itertuples()
+    ]
+    return profile
+
+
+def _jsonable(d: dict) -> dict:
+    out = {}
+    for k, v in d.items():
+        if hasattr(v, "item"):
+            v = v.item()
+        if isinstance(v, float) and v != v:
+            v = None
+        out[k] = v
+    return out
+
+
+def segment(
+    store: GraphStore, expr: str, *, run_id: str | None = None
+) -> tuple[RunInfo, list[str]]:
+    """Customers whose tags satisfy a boolean tag expression, in id order.
+
+    Raises
+    ------
+    RuleError
+        The expression does not parse (the message names the position).
+    """
+    from tagging import evaluate_segment, parse_segment
+
+    tree = parse_segment(expr)  # parse before touching the store
+    run = resolve_run(store, run_id)
+    assignments = store.read_tags(run.run_id)
+    known = store.read_catalog(run.run_id)["tag_id"]
+    members = evaluate_segment(
+        tree, assignments, all_customer_ids=store.customer_ids().to_pylist(), known_tags=known
+    )
+    return run, sorted(str(c) for c in members)
+
+
+def tags_diff(store: GraphStore, run_a: str, run_b: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from tagging import diff_assignments
+
+    resolve_run(store, run_a)
+    resolve_run(store, run_b)
+    return diff_assignments(store.read_tags(run_a), store.read_tags(run_b))
+
+
+def export_metrics(store: GraphStore, out: Path, *, run_id: str | None = None) -> int:
+    run = resolve_run(store, run_id)
+    df = store.read_metrics(run.run_id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        df.to_parquet(out, index=False)
+    elif out.suffix == ".csv":
+        df.to_csv(out, index=False)
+    else:
+        from graph.errors import ConfigError
+
+        raise ConfigError(f"{out}: use a .csv or .parquet file name")
+    return len(df)
