@@ -500,7 +500,7 @@ def run_gds_bench(
     from rich.console import Console
 
     from graph.errors import ConfigError, StoreUnavailable
-    from graph.store import NEO4J_SCHEMES, neo4j_local, open_store
+    from graph.store import NEO4J_SCHEMES, Neo4jOptions, neo4j_local, open_store
 
     console = console or Console(stderr=True)
     say = lambda msg: console.print(f"[bold]bench gds[/bold] {msg}")  # noqa: E731
@@ -556,7 +556,7 @@ def run_gds_bench(
         result["server"]["pid_known"] = server_pid is not None
 
         gds = _Gds(uri, user, password, os.environ.get("NEO4J_DATABASE") or None)
-        store = open_store(uri, neo4j_user=user, neo4j_password=password)
+        store = open_store(uri, neo4j=Neo4jOptions(user=user, password=password))
         try:
             try:
                 result["gds_version"] = gds.version()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph.store import GraphStore, open_store
+from graph.store import GraphStore, Neo4jOptions, open_store
 
 
 def open_configured_store(uri: str, *, read_only: bool = False) -> GraphStore:
@@ -11,7 +11,11 @@ def open_configured_store(uri: str, *, read_only: bool = False) -> GraphStore:
 
     s = get_settings()
     pw = s.neo4j_password.get_secret_value() if s.neo4j_password else None
-    return open_store(uri, read_only=read_only, neo4j_user=s.neo4j_user, neo4j_password=pw)
+    return open_store(
+        uri,
+        read_only=read_only,
+        neo4j=Neo4jOptions(user=s.neo4j_user, password=pw),
+    )
 
 
 def open_default(uri: str | None) -> GraphStore:

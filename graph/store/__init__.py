@@ -10,11 +10,19 @@ from pathlib import Path
 
 from graph.errors import ConfigError
 from graph.store.base import EgoNetwork, GraphStore, UpsertCounts
+from graph.store.options import Neo4jOptions
 
 DEFAULT_STORE_URI = "duckdb:///./guanxi.duckdb"
 NEO4J_SCHEMES = ("neo4j://", "neo4j+s://", "neo4j+ssc://", "bolt://", "bolt+s://", "bolt+ssc://")
 
-__all__ = ["DEFAULT_STORE_URI", "EgoNetwork", "GraphStore", "UpsertCounts", "open_store"]
+__all__ = [
+    "DEFAULT_STORE_URI",
+    "EgoNetwork",
+    "GraphStore",
+    "Neo4jOptions",
+    "UpsertCounts",
+    "open_store",
+]
 
 
 def duckdb_path(uri: str) -> Path:
@@ -32,10 +40,9 @@ def open_store(
     uri: str,
     *,
     read_only: bool = False,
-    neo4j_user: str | None = None,
-    neo4j_password: str | None = None,
+    neo4j: Neo4jOptions | None = None,
 ) -> GraphStore:
-    """Open the store a URI names.
+    """Open the store a URI names; `neo4j` carries credentials and batch sizes for Neo4j.
 
     Raises
     ------
@@ -47,7 +54,15 @@ def open_store(
     if uri.startswith(NEO4J_SCHEMES):
         from graph.store.neo4j_store import Neo4jStore
 
-        return Neo4jStore(uri, user=neo4j_user, password=neo4j_password)
+        opts = neo4j or Neo4jOptions()
+        return Neo4jStore(
+            uri,
+            user=opts.user,
+            password=opts.password,
+            database=opts.database,
+            batch_size=opts.batch_size,
+            history_runs=opts.history_runs,
+        )
     if uri.startswith("duckdb://") or uri.endswith(".duckdb"):
         from graph.store.duckdb_store import DuckDBStore
 

@@ -217,14 +217,14 @@ def server(tmp_path_factory) -> Iterator[dict]:
 def seeded(server, tmp_path_factory) -> dict:
     """guanxi's own load + analyze into Neo4j; returns the saved queries' parameter values."""
     from api.usecases import analyze
-    from graph.store import open_store
+    from graph.store import Neo4jOptions, open_store
     from loaders.generate import generate, write_dataset
     from loaders.ingest import load_folder
 
     d = tmp_path_factory.mktemp("browser-data")
     write_dataset(generate(300, seed=5), d / "data", fmt="csv")
     with open_store(
-        server["bolt_uri"], neo4j_user=server["user"], neo4j_password=server["password"]
+        server["bolt_uri"], neo4j=Neo4jOptions(user=server["user"], password=server["password"])
     ) as st:
         st.clear()
         load_folder(st, d / "data", quarantine_dir=d / "quarantine")
