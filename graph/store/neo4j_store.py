@@ -71,9 +71,17 @@ theirs, and each customer's previous values move to ``prev_*`` properties (``pre
 before the new ones overwrite the plain ones, so a run's metrics are read as "plain if
 ``metrics_run_id`` is the run, else ``prev_*`` if ``prev_run_id`` is". Labels are rewritten
 only after the publish (they style, they do not select). Leftovers of a run that died
-unpublished are deleted by the next ``write_run``. Loads are not staged: a table is written
-in many transactions, and a load killed inside a table leaves its first batches visible
-until the rerun (which converges: writes are idempotent).
+unpublished are deleted by the next ``write_run``.
+
+Loads are staged per table: a table is written in many transactions, so each ``upsert_*``
+call opens a ``(:Load {load_id, committed: false})``; the nodes and relationships it creates
+carry ``_load``, and a changed customer gets its new values as ``_new_*`` (``_staged``)
+instead of in place. One transaction (:data:`COMMIT_LOAD`) makes the table visible; the
+staged values are then applied and the :Load node deleted. While any :Load node exists,
+readers use the ``.visible`` statements, which skip rows of uncommitted loads and take the
+staged values of committed ones; otherwise the plain statements, at no cost. The next load
+deletes what an uncommitted (killed or failed) load wrote. Not covered: a read that starts
+a moment before a load's first write.
 
 ``HAS_TAG`` relationships carry ``run_id`` and are kept for the last ``history_runs`` runs
 (default 3; ``GUANXI_NEO4J_HISTORY_RUNS``) so that ``guanxi tags diff`` can compare recent runs;
@@ -87,9 +95,10 @@ works for every run.
 from __future__ import annotations
 
 import json
-import os
 import re
+import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -316,6 +325,10 @@ SCHEMA_SETUP: tuple[Statement, ...] = (
         "CREATE INDEX customer_prev_run IF NOT EXISTS FOR (c:Customer) ON (c.prev_run_id)",
     ),
     _stmt(
+        "schema.customer_staged_index",
+        "CREATE INDEX customer_staged IF NOT EXISTS FOR (c:Customer) ON (c._staged)",
+    ),
+    _stmt(
         "schema.has_tag_run_index",
         "CREATE INDEX has_tag_run IF NOT EXISTS FOR ()-[h:HAS_TAG]-() ON (h.run_id)",
     ),
@@ -335,20 +348,26 @@ UPSERT_CUSTOMERS = _stmt(
     "WITH id, props, c, c IS NOT NULL AND NOT all(k IN keys(props) "
     "  WHERE coalesce(c[k] = props[k], c[k] IS NULL AND props[k] IS NULL)) AS changed "
     "WHERE c IS NULL OR changed "
-    "MERGE (n:Customer {customer_id: id}) "
-    "SET n += props "
+    "FOREACH (_ IN CASE WHEN c IS NULL THEN [1] ELSE [] END | "
+    "  MERGE (n:Customer {customer_id: id}) ON CREATE SET n += props, n._load = $load) "
+    # a changed customer keeps its values until the load commits: the new ones are staged
+    "FOREACH (_ IN CASE WHEN changed THEN [1] ELSE [] END | SET c._staged = $load "
+    "  FOREACH (k IN keys(props) | SET c[$new + k] = props[k])) "
     "RETURN count(CASE WHEN changed THEN 1 END) AS updated",
     **_cust_params,
+    load=1,
+    new="_new_",
 )
 
 # First load (no Customer node yet; ids deduplicated client-side): no lookup, no comparison.
 CREATE_CUSTOMERS = _stmt(
     "customers.create",
     "UNWIND range(0, size($customer_id) - 1) AS i "
-    "CREATE (n:Customer {customer_id: $customer_id[i], "
+    "CREATE (n:Customer {customer_id: $customer_id[i], _load: $load, "
     + ", ".join(f"{c}: {_value_in(c, _CUST.field(c).type, f'${c}[i]')}" for c in _CUST.names[1:])
     + "})",
     **_cust_params,
+    load=1,
 )
 
 _REL = SCHEMAS["relations"]
@@ -374,16 +393,19 @@ UPSERT_RELATIONS = _stmt(
     "relations.upsert",
     _BY_ID + f"MERGE (a)-[r:__REL__ {{occurred_at: {_ts_in('$occurred_at[i]')}}}]->(b) "
     "ON CREATE SET r.amount = $amount[i], r.count = $count[i], r.channel = $channel[i], "
-    "  r.attributes = $attributes[i]",
+    "  r.attributes = $attributes[i], r._load = $load",
     **_REL_PARAMS,
+    load=1,
 )
 # First load of a relationship type (none of that type exists, rows deduplicated client-side):
 # CREATE skips MERGE's scan of a's relationships, ~20 us of server CPU per row.
 CREATE_RELATIONS = _stmt(
     "relations.create",
     _BY_ID + f"CREATE (a)-[:__REL__ {{occurred_at: {_ts_in('$occurred_at[i]')}, "
-    "amount: $amount[i], count: $count[i], channel: $channel[i], attributes: $attributes[i]}]->(b)",
+    "amount: $amount[i], count: $count[i], channel: $channel[i], attributes: $attributes[i], "
+    "_load: $load}]->(b)",
     **_REL_PARAMS,
+    load=1,
 )
 RESOLVE_CUSTOMERS = _stmt(
     "customers.resolve",
@@ -402,10 +424,10 @@ def _insert_keyed(name: str, label: str, rel: str) -> tuple[Statement, Statement
         f"{c}: {_value_in(c, schema.field(c).type, f'${c}[i]')}" for c in schema.names
     )
     params: dict[str, Any] = {c: [None] for c in schema.names}
-    params.update(key=["k"], node=[0], customer_id=["C1"], occurred_at=[_EX_TS])
+    params.update(key=["k"], node=[0], customer_id=["C1"], occurred_at=[_EX_TS], load=1)
     create = (
         "MATCH (c) WHERE id(c) = $node[i] "
-        f"CREATE (c)-[:{rel}]->(x:{label} {{key: $key[i], {props}}})"
+        f"CREATE (c)-[:{rel}]->(x:{label} {{key: $key[i], _load: $load, {props}}})"
     )
     return (
         _stmt(
@@ -429,6 +451,109 @@ COUNT_TRANSACTIONS = _stmt("counts.transactions", "MATCH (t:Transaction) RETURN 
 COUNT_EVENTS = _stmt("counts.events", "MATCH (e:Event) RETURN count(e) AS n")
 # One record holding every id: a record per customer cost ~36 us of client time each at 1M.
 CUSTOMER_IDS = _stmt("customers.ids", "MATCH (c:Customer) RETURN collect(c.customer_id) AS ids")
+
+# --- load staging: a table is visible whole or not at all ---
+#: Prefix of a customer's staged attribute values (a customers load that has not committed).
+NEW = "_new_"
+LOADS = _stmt(
+    "loads.list",
+    "MATCH (l:Load) RETURN l.load_id AS load_id, l.committed AS committed, l.table AS table",
+)
+BEGIN_LOAD = _stmt(
+    "loads.begin",
+    "CREATE (:Load {load_id: $load, table: $table, committed: false})",
+    load=1,
+    table="relations",
+)
+#: The one transaction that makes a loaded table visible.
+COMMIT_LOAD = _stmt(
+    "loads.commit",
+    "MATCH (l:Load {load_id: $load}) SET l.committed = true RETURN count(l) AS n",
+    load=1,
+)
+END_LOAD = _stmt("loads.end", "MATCH (l:Load {load_id: $load}) DELETE l", load=1)
+APPLY_STAGED_BATCH = _stmt(
+    "loads.apply_staged_batch",
+    "MATCH (c:Customer) WHERE c._staged = $load WITH c LIMIT $batch "
+    "FOREACH (k IN $columns | SET c[k] = c[$new + k], c[$new + k] = null) "
+    "REMOVE c._staged RETURN count(*) AS n",
+    load=1,
+    batch=10000,
+    columns=["name"],
+    new=NEW,
+)
+DISCARD_STAGED_BATCH = _stmt(
+    "loads.discard_staged_batch",
+    "MATCH (c:Customer) WHERE c._staged = $load WITH c LIMIT $batch "
+    "FOREACH (k IN $columns | SET c[$new + k] = null) REMOVE c._staged RETURN count(*) AS n",
+    load=1,
+    batch=10000,
+    columns=["name"],
+    new=NEW,
+)
+DISCARD_NODES_BATCH = {
+    label: _stmt(
+        f"loads.discard_{label.lower()}_batch",
+        f"MATCH (x:{label}) WHERE x._load = $load WITH x LIMIT $batch DETACH DELETE x "
+        "RETURN count(*) AS n",
+        load=1,
+        batch=10000,
+    )
+    for label in ("Customer", "Transaction", "Event")
+}
+DISCARD_RELATIONS_BATCH = _stmt(
+    "loads.discard_relations_batch",
+    "MATCH ()-[r:__REL__]->() WHERE r._load = $load WITH r LIMIT $batch DELETE r "
+    "RETURN count(*) AS n",
+    load=1,
+    batch=10000,
+)
+
+
+def _vis(x: str) -> str:
+    """Cypher: `x` was not written by a load that is still pending ($pending)."""
+    return f"({x}._load IS NULL OR NOT {x}._load IN $pending)"
+
+
+def _staged_out(col: str, typ: pa.DataType) -> str:
+    """Cypher: one attribute of customer ``c`` as readers see it, converted for Bolt."""
+    plain, staged = _value_out(col, typ, "c"), _value_out(NEW + col, typ, "c")
+    return f"CASE WHEN c._staged IN $committed THEN {staged} ELSE {plain} END"
+
+
+def _staged(x: str, col: str) -> str:
+    """Cypher: a customer attribute as readers see it (staged by a committed load, or plain)."""
+    return f"CASE WHEN {x}._staged IN $committed THEN {x}.{NEW}{col} ELSE {x}.{col} END"
+
+
+# The forms readers use while a load is pending or its staged updates are not yet applied
+# (a :Load node exists); otherwise the plain statements above, at no cost.
+_VIS = {"pending": [1], "committed": [0]}
+COUNT_CUSTOMERS_V = _stmt(
+    "counts.customers.visible",
+    f"MATCH (c:Customer) WHERE {_vis('c')} RETURN count(c) AS n",
+    **_VIS,
+)
+COUNT_RELATIONS_V = _stmt(
+    "counts.relations.visible",
+    f"MATCH ()-[r:__REL__]->() WHERE {_vis('r')} RETURN count(r) AS n",
+    **_VIS,
+)
+COUNT_TRANSACTIONS_V = _stmt(
+    "counts.transactions.visible",
+    f"MATCH (t:Transaction) WHERE {_vis('t')} RETURN count(t) AS n",
+    **_VIS,
+)
+COUNT_EVENTS_V = _stmt(
+    "counts.events.visible",
+    f"MATCH (e:Event) WHERE {_vis('e')} RETURN count(e) AS n",
+    **_VIS,
+)
+CUSTOMER_IDS_V = _stmt(
+    "customers.ids.visible",
+    f"MATCH (c:Customer) WHERE {_vis('c')} RETURN collect(c.customer_id) AS ids",
+    **_VIS,
+)
 
 
 def _collect(col: str, typ: pa.DataType, ref: str) -> str:
@@ -471,17 +596,26 @@ def _read_chunk(
 ) -> ChunkRead:
     """One chunk of a table (rows whose range ``key`` is in [$lo, $hi)) as one record of lists.
 
-    ``match`` holds ``{range}`` where the WHERE on ``key`` goes."""
+    ``match`` holds ``{range}`` where the WHERE on ``key`` goes; a ``.visible`` suffix marks
+    the form that skips rows of pending loads (it takes ``$pending`` and ``$committed``)."""
     schema = SCHEMAS[name]
     ret = ", ".join(_collect(c, schema.field(c).type, ref) for c, ref in columns.items())
     bounded = match.format(range=f"WHERE {key} >= $lo AND {key} < $hi")
     last = match.format(range=f"WHERE {key} >= $lo")
+    extra = {"pending": [1], "committed": [0]} if "visible" in suffix else {}
     return ChunkRead(
-        _stmt(f"{name}.read_chunk{suffix}", f"{bounded} RETURN {ret}", lo="C0", hi="C9"),
-        _stmt(f"{name}.read_chunk{suffix}.last", f"{last} RETURN {ret}", lo="C0"),
+        _stmt(f"{name}.read_chunk{suffix}", f"{bounded} RETURN {ret}", lo="C0", hi="C9", **extra),
+        _stmt(f"{name}.read_chunk{suffix}.last", f"{last} RETURN {ret}", lo="C0", **extra),
     )
 
 
+READ_CUSTOMERS_V = _read_chunk(
+    "customers",
+    "MATCH (x:Customer) {range} AND " + _vis("x"),
+    {c: ("x.customer_id" if c == "customer_id" else _staged("x", c)) for c in _CUST.names},
+    "x.customer_id",
+    ".visible",
+)
 READ_CUSTOMERS = _read_chunk(
     "customers",
     "MATCH (x:Customer) {range}",
@@ -509,10 +643,36 @@ _REL_REFS = {
     **{c: f"r.{c}" for c in SCHEMAS["relations"].names[3:]},
 }
 READ_RELATIONS = _read_chunk("relations", _REL_MATCH, _REL_REFS, "a.customer_id")
+_REL_MATCH_V = (
+    f"MATCH (a:Customer) {{range}} AND {_vis('a')} MATCH (a)-[r:{_ANY_REL}]->(b:Customer) "
+    f"WHERE {_vis('r')} AND {_vis('b')}"
+)
+READ_RELATIONS_V = _read_chunk("relations", _REL_MATCH_V, _REL_REFS, "a.customer_id", ".visible")
+READ_TRANSACTIONS_V = _read_chunk(
+    "transactions",
+    "MATCH (x:Transaction) {range} AND " + _vis("x"),
+    {c: f"x.{c}" for c in SCHEMAS["transactions"].names},
+    "x.key",
+    ".visible",
+)
+READ_EVENTS_V = _read_chunk(
+    "events",
+    "MATCH (x:Event) {range} AND " + _vis("x"),
+    {c: f"x.{c}" for c in SCHEMAS["events"].names},
+    "x.key",
+    ".visible",
+)
 #: The projection's read: only what the interaction graph needs.
 _LEAN = ("src_id", "dst_id", "type", "occurred_at", "count")
 READ_RELATIONS_PROJECTION = _read_chunk(
     "relations", _REL_MATCH, {c: _REL_REFS[c] for c in _LEAN}, "a.customer_id", "_projection"
+)
+READ_RELATIONS_PROJECTION_V = _read_chunk(
+    "relations",
+    _REL_MATCH_V,
+    {c: _REL_REFS[c] for c in _LEAN},
+    "a.customer_id",
+    "_projection.visible",
 )
 #: Every ``$step``-th customer id in the server's own string order: the chunk boundaries
 #: (``range(a, b, s)`` with a > b yields ``[a]`` on Neo4j 5.26, hence the ``WHERE``).
@@ -527,6 +687,18 @@ GET_CUSTOMER = _stmt(
     "MATCH (c:Customer {customer_id: $customer_id}) RETURN "
     + ", ".join(f"{_value_out(c, _CUST.field(c).type, 'c')} AS {c}" for c in _CUST.names),
     customer_id="C1",
+)
+GET_CUSTOMER_V = _stmt(
+    "customers.get.visible",
+    f"MATCH (c:Customer {{customer_id: $customer_id}}) WHERE {_vis('c')} RETURN "
+    + ", ".join(
+        f"{_value_out(c, _CUST.field(c).type, 'c')} AS {c}"
+        if c == "customer_id"
+        else f"{_staged_out(c, _CUST.field(c).type)} AS {c}"
+        for c in _CUST.names
+    ),
+    customer_id="C1",
+    **_VIS,
 )
 
 # --- runs: write-back ---
@@ -777,29 +949,33 @@ READ_TAGS_CUSTOMER = _stmt(
 EGO_FIRST = _stmt(
     "ego.first_hop",
     f"MATCH (c:Customer {{customer_id: $customer_id}})-[r:{_ANY_REL}]-(o:Customer) "
+    f"WHERE {_vis('r')} "
     "WITH o.customer_id AS other, sum(coalesce(r.count, 1)) AS w "
     "RETURN other, w ORDER BY w DESC, other LIMIT $limit",
     customer_id="C1",
     limit=10,
+    pending=[],
 )
 EGO_SECOND = _stmt(
     "ego.second_hop",
     f"UNWIND $frontier AS fid MATCH (f:Customer {{customer_id: fid}})-[r:{_ANY_REL}]-(o:Customer) "
-    "WHERE NOT o.customer_id IN $exclude "
+    f"WHERE NOT o.customer_id IN $exclude AND {_vis('r')} "
     "WITH o.customer_id AS other, sum(coalesce(r.count, 1)) AS w "
     "RETURN other, w ORDER BY w DESC, other LIMIT $limit",
     frontier=["C2"],
     exclude=["C1", "C2"],
     limit=10,
+    pending=[],
 )
 EGO_EDGES = _stmt(
     "ego.edges",
     f"UNWIND $ids AS sid MATCH (a:Customer {{customer_id: sid}})-[r:{_ANY_REL}]->(b:Customer) "
-    "WHERE b.customer_id IN $ids "
+    f"WHERE b.customer_id IN $ids AND {_vis('r')} "
     "RETURN a.customer_id AS src_id, b.customer_id AS dst_id, toLower(type(r)) AS type, "
     "count(*) AS interactions, sum(coalesce(r.count, 1)) AS weight "
     "ORDER BY weight DESC, src_id, dst_id, type",
     ids=["C1", "C2"],
+    pending=[],
 )
 
 # --- store metadata: (:GuanxiMeta {key, value: [strings]}) ---
@@ -843,11 +1019,6 @@ class RunResultsUnavailable(RunNotFound):
 
 
 # --- the store ---------------------------------------------------------------------------------
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw else default
 
 
 def _column_lists(table: pa.Table) -> dict[str, list]:
@@ -898,13 +1069,16 @@ class Neo4jStore:
     uri : str
         ``bolt://``, ``bolt+s://``, ``neo4j://`` or ``neo4j+s://`` URI.
     user, password : str or None
-        Credentials; default ``NEO4J_USER`` (else ``neo4j``) and ``NEO4J_PASSWORD``.
+        Credentials (user default ``neo4j``); a missing password is refused. The store reads
+        no environment: `api.settings` passes these (``NEO4J_USER``, ``NEO4J_PASSWORD``).
     database : str or None
         Database name (default: the server's default database).
     batch_size : int or None
-        Rows per write transaction (default ``GUANXI_NEO4J_BATCH_SIZE`` or 20,000).
+        Rows per write transaction (default `DEFAULT_BATCH_SIZE`).
     history_runs : int or None
-        Runs whose tag assignments are kept (default ``GUANXI_NEO4J_HISTORY_RUNS`` or 3).
+        Runs whose tag assignments are kept (default `DEFAULT_HISTORY_RUNS`).
+    read_chunk : int or None
+        Customers per chunk of a table read (default `DEFAULT_READ_CHUNK`).
 
     Raises
     ------
@@ -923,19 +1097,17 @@ class Neo4jStore:
         database: str | None = None,
         batch_size: int | None = None,
         history_runs: int | None = None,
+        read_chunk: int | None = None,
     ) -> None:
         import neo4j
 
         self.uri = uri
-        self.database = database or os.environ.get("NEO4J_DATABASE") or None
-        self.batch_size = batch_size or _env_int("GUANXI_NEO4J_BATCH_SIZE", DEFAULT_BATCH_SIZE)
-        self.history_runs = max(
-            1, history_runs or _env_int("GUANXI_NEO4J_HISTORY_RUNS", DEFAULT_HISTORY_RUNS)
-        )
+        self.database = database or None
+        self.batch_size = batch_size or DEFAULT_BATCH_SIZE
+        self.history_runs = max(1, history_runs or DEFAULT_HISTORY_RUNS)
         #: customers per read chunk (``read_table``), about 10x as many relations or events
-        self.read_chunk = max(1, _env_int("GUANXI_NEO4J_READ_CHUNK", DEFAULT_READ_CHUNK))
-        user = user or os.environ.get("NEO4J_USER") or "neo4j"
-        password = password if password is not None else os.environ.get("NEO4J_PASSWORD")
+        self.read_chunk = max(1, read_chunk or DEFAULT_READ_CHUNK)
+        user = user or "neo4j"
         if not password:
             raise StoreUnavailable(
                 f"no password for Neo4j at {uri}; set NEO4J_PASSWORD (user {user!r})"
@@ -1049,25 +1221,85 @@ class Neo4jStore:
 
     # --- input tables ---------------------------------------------------------------------
     def customer_ids(self) -> pa.Array:
-        ids = self._read(CUSTOMER_IDS, consume=lambda res: res.single(strict=True)[0])
+        vis = self._visibility()
+        stmt, params = (CUSTOMER_IDS, {}) if vis is None else (CUSTOMER_IDS_V, vis)
+        ids = self._read(stmt, params, consume=lambda res: res.single(strict=True)[0])
         return pa.array(ids, pa.string())
 
+    # --- load staging -----------------------------------------------------------------------
+    def _visibility(self) -> dict | None:
+        """None when no load is open (the plain reads apply), else the visible-read parameters.
+
+        ``pending``: loads not committed, whose rows readers skip; ``committed``: committed
+        loads whose staged customer updates are not yet applied, whose values readers take.
+        """
+        loads = self._read(LOADS)
+        if not loads:
+            return None
+        return {
+            "pending": [r[0] for r in loads if not r[1]],
+            "committed": [r[0] for r in loads if r[1]],
+        }
+
+    @contextmanager
+    def _table_load(self, table: str) -> Iterator[int]:
+        """One table's load: rows written inside carry its id and stay invisible until commit.
+
+        The commit is one transaction (:data:`COMMIT_LOAD`); a process killed before it, or an
+        exception, leaves the table as it was for every reader, and the next load deletes
+        the rows (:meth:`_finish_loads`). After the commit the staged customer updates are
+        applied in batches; readers already see them through the committed load meanwhile.
+        """
+        self._finish_loads()
+        load = uuid.uuid4().int >> 76  # an integer marker: one property block per row
+        self._write(BEGIN_LOAD, {"load": load, "table": table})
+        yield load
+        self._write(COMMIT_LOAD, {"load": load})
+        self._apply_staged(load)
+        self._write(END_LOAD, {"load": load})
+
+    def _apply_staged(self, load: int) -> None:
+        cols = list(_CUST.names[1:])
+        params = {"load": load, "columns": cols, "new": NEW}
+        self._repeat_until_done(APPLY_STAGED_BATCH, params)
+
+    def _finish_loads(self) -> None:
+        """Finish committed loads and delete what uncommitted ones (killed, failed) wrote."""
+        for load, committed, _table in self._read(LOADS):
+            if committed:
+                self._apply_staged(load)
+            else:
+                params = {"load": load, "columns": list(_CUST.names[1:]), "new": NEW}
+                self._repeat_until_done(DISCARD_STAGED_BATCH, params)
+                for stmt in DISCARD_NODES_BATCH.values():
+                    self._repeat_until_done(stmt, {"load": load})
+                for rel in REL_TYPES.values():
+                    self._repeat_until_done(DISCARD_RELATIONS_BATCH, {"load": load}, sub=rel)
+            self._write(END_LOAD, {"load": load})
+
     def upsert_customers(self, table: pa.Table) -> UpsertCounts:
+        """Insert new customers, update changed ones: visible all at once, when committed.
+
+        New customers carry the load's id and changed ones get their new values staged
+        (``_new_*``) until the commit; see :meth:`_table_load`.
+        """
         table = _conform(table, "customers")
         inserted = updated = 0
-        if self._count(COUNT_CUSTOMERS) == 0:
-            table = _dedup_first(table, ["customer_id"])
-            for batch in self._batches(table):
-                _, counters = self._write(CREATE_CUSTOMERS, _column_lists(batch))
-                inserted += counters.nodes_created
-                failpoint("load.customers.batch")
-            failpoint("load.customers.done")
-            return UpsertCounts(inserted=inserted)
-        for batch in self._batches(table):
-            rows, counters = self._write(UPSERT_CUSTOMERS, _column_lists(batch))
-            inserted += counters.nodes_created
-            updated += rows[0][0] if rows else 0
-            failpoint("load.customers.batch")
+        with self._table_load("customers") as load:
+            if self._count(COUNT_CUSTOMERS) == 0:
+                table = _dedup_first(table, ["customer_id"])
+                for batch in self._batches(table):
+                    params = {**_column_lists(batch), "load": load}
+                    _, counters = self._write(CREATE_CUSTOMERS, params)
+                    inserted += counters.nodes_created
+                    failpoint("load.customers.batch")
+            else:
+                for batch in self._batches(table):
+                    params = {**_column_lists(batch), "load": load, "new": NEW}
+                    rows, counters = self._write(UPSERT_CUSTOMERS, params)
+                    inserted += counters.nodes_created
+                    updated += rows[0][0] if rows else 0
+                    failpoint("load.customers.batch")
         failpoint("load.customers.done")
         return UpsertCounts(inserted=inserted, updated=updated)
 
@@ -1094,15 +1326,18 @@ class Neo4jStore:
                 table = table.append_column(end, self._node_ids(table.column(f"{end}_id")))
             table = table.drop_columns(["src_id", "dst_id"])
             types = table.column("type")
-            for rel_type, rel in REL_TYPES.items():
-                part = table.filter(pc.equal(types, rel_type)).drop_columns(["type"])
-                if part.num_rows == 0:
-                    continue
-                stmt = UPSERT_RELATIONS if self._count(COUNT_RELATIONS, rel) else CREATE_RELATIONS
-                for batch in self._batches(part):
-                    _, counters = self._write(stmt, _column_lists(batch), sub=rel)
-                    inserted += counters.relationships_created
-                    failpoint("load.relations.batch")
+            with self._table_load("relations") as load:
+                for rel_type, rel in REL_TYPES.items():
+                    part = table.filter(pc.equal(types, rel_type)).drop_columns(["type"])
+                    if part.num_rows == 0:
+                        continue
+                    empty = self._count(COUNT_RELATIONS, rel) == 0
+                    stmt = CREATE_RELATIONS if empty else UPSERT_RELATIONS
+                    for batch in self._batches(part):
+                        params = {**_column_lists(batch), "load": load}
+                        _, counters = self._write(stmt, params, sub=rel)
+                        inserted += counters.relationships_created
+                        failpoint("load.relations.batch")
             failpoint("load.relations.done")
             return UpsertCounts(inserted=inserted)
         count, insert, create = (
@@ -1110,14 +1345,15 @@ class Neo4jStore:
             if name == "transactions"
             else (COUNT_EVENTS, INSERT_EVENTS, CREATE_EVENTS)
         )
-        stmt = insert if self._count(count) else create
         table = table.append_column("key", _natural_key(table, name))
         table = _dedup_first(table, ["key"])
         table = table.append_column("node", self._node_ids(table.column("customer_id")))
-        for batch in self._batches(table):
-            _, counters = self._write(stmt, _column_lists(batch))
-            inserted += counters.nodes_created
-            failpoint(f"load.{name}.batch")
+        with self._table_load(name) as load:
+            stmt = insert if self._count(count) else create
+            for batch in self._batches(table):
+                _, counters = self._write(stmt, {**_column_lists(batch), "load": load})
+                inserted += counters.nodes_created
+                failpoint(f"load.{name}.batch")
         failpoint(f"load.{name}.done")
         return UpsertCounts(inserted=inserted)
 
@@ -1148,10 +1384,17 @@ class Neo4jStore:
         return pc.take(pa.array(found_nodes, pa.int64()), pos).combine_chunks()
 
     def counts(self) -> dict[str, int]:
-        out = {"customers": self._read(COUNT_CUSTOMERS)[0][0]}
-        out["relations"] = sum(self._read(COUNT_RELATIONS, sub=t)[0][0] for t in REL_TYPES.values())
-        out["transactions"] = self._read(COUNT_TRANSACTIONS)[0][0]
-        out["events"] = self._read(COUNT_EVENTS)[0][0]
+        """Rows of each table that readers see (a pending load's rows are not counted)."""
+        vis = self._visibility()
+        if vis is None:
+            stmts, p = (COUNT_CUSTOMERS, COUNT_RELATIONS, COUNT_TRANSACTIONS, COUNT_EVENTS), {}
+        else:
+            stmts = (COUNT_CUSTOMERS_V, COUNT_RELATIONS_V, COUNT_TRANSACTIONS_V, COUNT_EVENTS_V)
+            p = vis
+        out = {"customers": self._read(stmts[0], p)[0][0]}
+        out["relations"] = sum(self._read(stmts[1], p, sub=t)[0][0] for t in REL_TYPES.values())
+        out["transactions"] = self._read(stmts[2], p)[0][0]
+        out["events"] = self._read(stmts[3], p)[0][0]
         return {t: int(out[t]) for t in TABLES}
 
     def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
@@ -1162,17 +1405,29 @@ class Neo4jStore:
         bad = [c for c in cols if c not in schema.names]
         if bad:
             raise ValueError(f"unknown column(s) {bad} for {name}")
-        if name == "relations":
-            stmt = READ_RELATIONS_PROJECTION if set(cols) <= set(_LEAN) else READ_RELATIONS
+        vis = self._visibility()
+        lean = set(cols) <= set(_LEAN)
+        if vis is None:
+            stmt = {
+                "customers": READ_CUSTOMERS,
+                "transactions": READ_TRANSACTIONS,
+                "events": READ_EVENTS,
+                "relations": READ_RELATIONS_PROJECTION if lean else READ_RELATIONS,
+            }[name]
         else:
-            stmt = {"customers": READ_CUSTOMERS, "transactions": READ_TRANSACTIONS}.get(
-                name, READ_EVENTS
-            )
+            stmt = {
+                "customers": READ_CUSTOMERS_V,
+                "transactions": READ_TRANSACTIONS_V,
+                "events": READ_EVENTS_V,
+                "relations": READ_RELATIONS_PROJECTION_V if lean else READ_RELATIONS_V,
+            }[name]
         prefix = "v" if name in ("transactions", "events") else ""
         parts = [
             self._read(
                 stmt.for_bounds(hi),
-                {"lo": prefix + lo} if hi is None else {"lo": prefix + lo, "hi": prefix + hi},
+                {**(vis or {}), "lo": prefix + lo}
+                if hi is None
+                else {**(vis or {}), "lo": prefix + lo, "hi": prefix + hi},
                 consume=lambda res: _arrow_from_columns(res.single(strict=True), schema),
             )
             for lo, hi in self._chunk_bounds()
@@ -1479,7 +1734,11 @@ class Neo4jStore:
         return _frame([r[0] for r in rows], cols, json.loads(rec["metric_dtypes"]))
 
     def get_customer(self, customer_id: str) -> dict:
-        rows = self._read(GET_CUSTOMER, {"customer_id": customer_id})
+        vis = self._visibility()
+        if vis is None:
+            rows = self._read(GET_CUSTOMER, {"customer_id": customer_id})
+        else:
+            rows = self._read(GET_CUSTOMER_V, {**vis, "customer_id": customer_id})
         if not rows:
             raise CustomerNotFound(customer_id)
         tbl = _arrow_from_records([rows[0]], _CUST, _CUST.names)
@@ -1487,19 +1746,27 @@ class Neo4jStore:
 
     def ego_network(self, customer_id: str, *, hops: int, limit: int) -> EgoNetwork:
         self.get_customer(customer_id)
-        first = self._read(EGO_FIRST, {"customer_id": customer_id, "limit": int(limit)})
+        pending = (self._visibility() or {}).get("pending", [])
+        first = self._read(
+            EGO_FIRST, {"customer_id": customer_id, "limit": int(limit), "pending": pending}
+        )
         others = [r[0] for r in first]
         ids = [customer_id, *others]
         hop = {customer_id: 0, **{c: 1 for c in others}}
         if hops >= 2 and len(ids) < limit + 1:
             second = self._read(
                 EGO_SECOND,
-                {"frontier": ids[1:], "exclude": ids, "limit": int(limit) + 1 - len(ids)},
+                {
+                    "frontier": ids[1:],
+                    "exclude": ids,
+                    "limit": int(limit) + 1 - len(ids),
+                    "pending": pending,
+                },
             )
             for r in second:
                 hop[r[0]] = 2
             ids += [r[0] for r in second]
-        rows = self._read(EGO_EDGES, {"ids": ids})
+        rows = self._read(EGO_EDGES, {"ids": ids, "pending": pending})
         edges = _frame(
             rows,
             ["src_id", "dst_id", "type", "interactions", "weight"],

@@ -6,6 +6,7 @@ MATCH (run:Run) WHERE coalesce(run.complete, true)
 WITH run ORDER BY run.created_at DESC LIMIT 1
 MATCH (b:Customer)-[:HAS_TAG {run_id: run.run_id}]->(:Tag {tag_id: "bridge"})
 MATCH (b)-[r]-(other:Customer)
+WHERE NOT EXISTS { MATCH (l:Load {load_id: r._load}) WHERE NOT l.committed }
 WITH b, r, other,
   CASE run.run_id WHEN b.metrics_run_id THEN b.community_id
     WHEN b.prev_run_id THEN b.prev_community_id END AS bc,

@@ -9,6 +9,6 @@ WITH run, k, leader,
     ELSE leader.prev_influence END AS influence
 WITH run, k, leader ORDER BY influence DESC, leader.customer_id LIMIT 5
 OPTIONAL MATCH (leader)-[r]-(n:Customer)-[:IN_COMMUNITY]->(other:Community {run_id: run.run_id})
-WHERE other <> k
+WHERE other <> k AND NOT EXISTS { MATCH (l:Load {load_id: r._load}) WHERE NOT l.committed }
 RETURN k, leader, r, n, other
 LIMIT 100

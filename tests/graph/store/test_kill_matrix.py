@@ -30,7 +30,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from api import service
+from api import usecases
 from api.cli import app
 from graph.failpoints import ENV, POINTS
 from graph.store import open_store
@@ -232,7 +232,7 @@ def results(t: Target, tmp_path: Path) -> dict:
     metrics = pd.read_csv(out, dtype={"customer_id": str, "community_id": str})
     metrics = metrics.sort_values("customer_id").reset_index(drop=True)
     with t.open() as s:
-        run = service.latest_run(s)
+        run = usecases.latest_run(s)
         tags = s.read_tags(run.run_id).drop(columns=["run_id"])
         tags = tags.sort_values(["customer_id", "tag_id"]).reset_index(drop=True)
         counts = s.counts()
@@ -332,10 +332,10 @@ def _setup(t: Target, datasets: dict, *, with_b: bool) -> None:
     """The state before the kill, built in-process through the same use cases as the CLI."""
     t.reset()
     with t.open() as s:
-        service.load(s, datasets["A"], quarantine_dir=datasets["A"].parent / "qA")
-        service.analyze(s, seed=SEED)
+        usecases.load(s, datasets["A"], quarantine_dir=datasets["A"].parent / "qA")
+        usecases.analyze(s, seed=SEED)
         if with_b:
-            service.load(s, datasets["B"], quarantine_dir=datasets["B"].parent / "qB")
+            usecases.load(s, datasets["B"], quarantine_dir=datasets["B"].parent / "qB")
 
 
 # --- the matrix ---------------------------------------------------------------------------------
@@ -353,25 +353,9 @@ class PreviousStateNotServed(AssertionError):
     """After the kill, readers were not served the previous complete state."""
 
 
-#: Neo4j writes a table in many transactions and has no staging for loads yet (reported in
-#: README "Crash safety"): a kill inside a table leaves its first batches visible. Strict, so
-#: the day staging lands these turn into failures to remove from the list.
-NEO4J_LOAD_GAP = pytest.mark.xfail(
-    raises=PreviousStateNotServed,
-    strict=True,
-    reason="Neo4j load: batches of a killed table stay visible (no load staging yet)",
-)
-
-
-def _load_case(kind: str, point: str):
-    if kind == "neo4j" and point.endswith(".batch"):
-        return pytest.param(kind, point, marks=NEO4J_LOAD_GAP)
-    return pytest.param(kind, point)
-
-
 @pytest.mark.parametrize(
     ("target", "point"),
-    [_load_case(k, p) for k in KINDS for p in LOAD_POINTS],
+    [(k, p) for k in KINDS for p in LOAD_POINTS],
     indirect=["target"],
 )
 def test_load_killed(target, datasets, tmp_path, point):
