@@ -24,7 +24,8 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http.auth import ACCESS_EXTENSION, Access, KeyRing, access_of
-from api.http.reads import Reads, TagNotFound
+from api.http.readmodel.reads import Reads
+from api.http.readmodel.run_cache import TagNotFound
 from api.settings import Settings, get_settings
 from graph.errors import (
     CommunityNotFound,

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Security
 
 from api.http.auth import Access, Caller, api_key_header, check_access, grants
-from api.http.reads import Reads
+from api.http.readmodel.reads import Reads
 from api.http.schemas import MAX_LIMIT, MAX_OFFSET
 from api.settings import Settings
 

@@ -40,7 +40,8 @@ def customer_profile(
     run_id: str | None = None,
     pii_columns: tuple[str, ...] | None = None,
 ) -> dict:
-    """Attributes (PII masked unless `unmasked`), metrics and tags with reasons.
+    """Attributes (PII masked unless `unmasked`), metrics and tags with reasons, read from
+    the store and shaped by `api.usecases.profiles.build_profile` (the API's document too).
 
     The CLI is a viewer-level surface, so its profiles are masked like the API's: name, phone,
     id_number, the columns of ``GUANXI_PII_COLUMNS`` and those the store declares.
@@ -54,43 +55,36 @@ def customer_profile(
     ------
     CustomerNotFound, RunNotFound
     """
-    from api.usecases.masking import public_attributes, served_pii_columns
+    from api.usecases.masking import served_pii_columns
+    from api.usecases.profiles import build_profile, tags_from_frame
 
     if pii_columns is None:
         from api.settings import get_settings
 
         pii_columns = get_settings().pii_columns
     columns = served_pii_columns(store, pii_columns)
-    attrs = store.get_customer(customer_id)
-    profile: dict = {
-        "customer_id": customer_id,
-        "attributes": public_attributes(attrs, unmasked=unmasked, columns=columns),
-    }
-    runs = store.list_runs()
-    if not runs:
-        profile.update(run_id=None, metrics={}, tags=[])
-        return profile
+    record = store.get_customer(customer_id)
+    if not store.list_runs():
+        return build_profile(
+            customer_id,
+            record,
+            run_id=None,
+            metrics={},
+            tags=[],
+            unmasked=unmasked,
+            pii_columns=columns,
+        )
     run = resolve_run(store, run_id)
     m = store.read_metrics(run.run_id, customer_ids=[customer_id])
-    profile["run_id"] = run.run_id
-    profile["metrics"] = _jsonable(m.iloc[0].to_dict()) if len(m) else {}
-    profile["community_id"] = profile["metrics"].get("community_id")
-    tags = store.read_tags(run.run_id, customer_id=customer_id)
-    profile["tags"] = [
-        {"tag_id": r.tag_id, "score": float(r.score), "reason": r.reason} for r in tags.itertuples()
-    ]
-    return profile
-
-
-def _jsonable(d: dict) -> dict:
-    out = {}
-    for k, v in d.items():
-        if hasattr(v, "item"):
-            v = v.item()
-        if isinstance(v, float) and v != v:
-            v = None
-        out[k] = v
-    return out
+    return build_profile(
+        customer_id,
+        record,
+        run_id=run.run_id,
+        metrics=m.iloc[0].to_dict() if len(m) else {},
+        tags=tags_from_frame(store.read_tags(run.run_id, customer_id=customer_id)),
+        unmasked=unmasked,
+        pii_columns=columns,
+    )
 
 
 def segment(

@@ -16,7 +16,7 @@ from fastapi import Depends, Query, Request, Security
 
 from api.http.auth import Caller, api_key_header, check_access, grants
 from api.http.deps import VIEWER
-from api.http.reads import Reads
+from api.http.readmodel.reads import Reads
 from api.http.schemas import MAX_LIMIT, MAX_OFFSET
 
 _LIMIT_HELP = f"page size; values above {MAX_LIMIT} are capped to {MAX_LIMIT}"
