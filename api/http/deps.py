@@ -3,10 +3,13 @@
 The caller dependencies are where access is enforced: `CallerDep` (any key), `requires`
 (a role, possibly stronger for some query values) and `public` (no key). Each carries its
 `api.auth.Access`, which the app documents per operation and the access test checks.
+`on_event_loop` turns any of these dependencies into an ``async def`` twin for the endpoints
+with a latency target (`api.http.routes.hot`).
 """
 
-from collections.abc import Callable, Mapping
-from typing import Annotated
+import functools
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request, Security
 
@@ -57,22 +60,42 @@ def public() -> None:
     """Declares an operation that needs no key (``/health``), so that is a decision too."""
 
 
+_T = TypeVar("_T")
+
+
+def on_event_loop(dependency: Callable[..., _T]) -> Callable[..., Coroutine[Any, Any, _T]]:
+    """`dependency` as an ``async def`` with the same parameters and the same `Access` mark.
+
+    FastAPI runs a plain ``def`` dependency in its thread pool, one thread round trip per
+    dependency before the endpoint starts; an ``async def`` one runs on the event loop. Only
+    dependencies that do no I/O (these: reading app state, checking a key against the
+    in-memory key ring, capping a number) may be wrapped, since they then block the loop.
+    FastAPI reads the parameters, and so the OpenAPI document, through ``__wrapped__``.
+    """
+
+    @functools.wraps(dependency)
+    async def twin(*args: Any, **kwargs: Any) -> _T:
+        return dependency(*args, **kwargs)
+
+    return twin
+
+
 _LIMIT_HELP = f"page size; values above {MAX_LIMIT} are capped to {MAX_LIMIT}"
 
 
-def _limit20(
+def limit20(
     limit: Annotated[int, Query(ge=1, le=2**31, description=_LIMIT_HELP, examples=[20])] = 20,
 ) -> int:
     return min(limit, MAX_LIMIT)
 
 
-def _limit100(
+def limit100(
     limit: Annotated[int, Query(ge=1, le=2**31, description=_LIMIT_HELP, examples=[100])] = 100,
 ) -> int:
     return min(limit, MAX_LIMIT)
 
 
-def _offset(
+def page_offset(
     offset: Annotated[
         int, Query(ge=0, le=MAX_OFFSET, description="items to skip", examples=[0])
     ] = 0,
@@ -83,6 +106,6 @@ def _offset(
 ReadsDep = Annotated[Reads, Depends(get_reads)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
-OffsetDep = Annotated[int, Depends(_offset)]
-Limit20 = Annotated[int, Depends(_limit20)]
-Limit100 = Annotated[int, Depends(_limit100)]
+OffsetDep = Annotated[int, Depends(page_offset)]
+Limit20 = Annotated[int, Depends(limit20)]
+Limit100 = Annotated[int, Depends(limit100)]
