@@ -108,6 +108,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "events": ("customer_id", "occurred_at", "event_type"),
 }
 
+#: Relation columns the interaction graph is built from: what a projection reads, so stores
+#: can serve this read lean (a million relations without their attributes and amounts).
+PROJECTION_COLUMNS: tuple[str, ...] = ("src_id", "dst_id", "type", "occurred_at", "count")
+
 #: Columns whose values together identify a row, so a reload never duplicates it.
 NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "customers": ("customer_id",),

@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.http.auth import ACCESS_EXTENSION, Access, KeyRing, access_of
 from api.http.readmodel.reads import Reads
 from api.http.readmodel.run_cache import TagNotFound
+from api.http.routes.campaigns import CampaignContexts
 from api.settings import Settings, get_settings
 from graph.errors import (
     CommunityNotFound,
@@ -75,6 +76,7 @@ class AppState:
     settings: Settings
     keyring: KeyRing
     reads: Reads
+    campaigns: CampaignContexts = field(default_factory=CampaignContexts)
 
 
 def _code(exc: Exception) -> str:

@@ -1,22 +1,15 @@
 """Referral campaign planner: which eligible customers to seed so an offer reaches the most people.
 
-The use case behind ``guanxi plan-referral`` and ``POST /campaigns/referral-plan``. It wires
-the store (customers, relations, one analysis run's metrics and tags) to the diffusion model
-(:mod:`graph.diffusion`) and the seed selectors (:mod:`graph.seeding`):
+The use case behind ``guanxi plan-referral`` and ``POST /campaigns/referral-plan``. It only
+validates, gathers and renders; the algorithm is the pure :func:`graph.campaign.plan_campaign`:
 
-1. the interaction graph is rebuilt with the run's own type weights and half-life, so the
-   plan describes the same graph the run's metrics and tags were computed on;
-2. each tie gets an Independent Cascade activation probability (``CampaignParams.mapping``);
-3. eligibility: marketing consent (a null counts as *no* consent, because the bank may only
+1. the interaction graph comes from the same projection as the run's analysis
+   (:func:`api.engines.local.project_graph` with the run's stored parameters), so the plan
+   describes the graph the run's metrics and tags were computed on;
+2. eligibility: marketing consent (a null counts as *no* consent, because the bank may only
    contact customers who said yes) and none of the run's excluded risk tags;
-4. IMM picks ``k`` seeds under the constraints; top-out-degree, top-out-strength and
-   top-PageRank baselines pick under the *same* constraints;
-5. every seed set is scored by Monte Carlo on the same simulated worlds (common random
-   numbers), so "IMM reaches x% more than top-degree" is a paired comparison.
-
-Reach counts customers activated, seeds included; with a target segment, only reached
-segment members count. Ineligible customers still pass the message on: consent restricts
-whom the bank contacts, not who talks to whom.
+3. the planner picks and scores seeds and baselines; this module names them (tags,
+   community, reason) and renders the plan as JSON-ready data or CSV.
 """
 
 from __future__ import annotations
@@ -30,18 +23,20 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from api.usecases import resolve_run
-from graph.build import InteractionGraph, build_interaction_graph
-from graph.diffusion import (
-    MAPPINGS,
-    CascadeGraph,
-    activation_probabilities,
-    cascade_graph,
-    simulate_spreads,
+from api.engines.local import project_graph
+from api.usecases.runs import resolve_run
+from graph.build import InteractionGraph
+from graph.campaign import (
+    BaselineOutcome,
+    CampaignPlan,
+    InfluenceModel,
+    influence_model,
+    plan_campaign,
 )
-from graph.errors import ConfigError, GuanxiError, RuleError
+from graph.diffusion import MAPPINGS
+from graph.errors import ConfigError, RuleError
 from graph.model import RunInfo
-from graph.seeding import imm_seeds, top_degree_seeds, top_pagerank_seeds
+from graph.params import AnalysisParams
 from graph.store import GraphStore
 from tagging import evaluate_segment, parse_segment, segment_tags
 
@@ -68,14 +63,7 @@ _NOTABLE_TAGS: tuple[str, ...] = (
     "socially_active",
 )
 
-# Monte Carlo budget: about this many (run x customer) cells, between the bounds below.
-# 200 runs keep the 95% CI within ~1-2% of reach on small graphs; at a million customers
-# one run costs a few hundred ms per seed set, and 30 runs still give a CI of a few %.
-_MC_CELLS = 20_000_000
-_MC_MIN_RUNS, _MC_MAX_RUNS = 30, 200
-# Above this many customers IMM uses epsilon = 0.2 unless told otherwise (about 4x fewer
-# RR sets than 0.1, still a 1 - 1/e - 0.2 guarantee); below it the textbook 0.1.
-_LARGE_GRAPH = 200_000
+# The plan lists the communities it reaches most; the rest stay in the totals.
 _REACH_PER_COMMUNITY_TOP = 20
 
 
@@ -106,11 +94,11 @@ class CampaignParams:
         much; ``"in_degree"`` the classic weighted cascade ``1 / in_degree(v)``;
         ``"exponential"`` ``1 - exp(-w / 5)``; ``"constant"`` ``p = 0.05`` on every tie.
     epsilon
-        IMM approximation slack in (0, 1); ``None`` picks 0.1, or 0.2 above 200,000
-        customers to keep a million-customer plan interactive.
+        IMM approximation slack in (0, 1); ``None`` lets the planner choose
+        (:func:`graph.campaign.default_epsilon`: looser on large graphs).
     mc_runs
-        Monte Carlo worlds for reach and its confidence interval; ``None`` picks about
-        ``2e7 / customers`` clipped to [30, 200] (200 on small graphs, 30 at a million).
+        Monte Carlo worlds for reach and its confidence interval; ``None`` lets the planner
+        choose (:func:`graph.campaign.default_mc_runs`: fewer on large graphs).
     seed
         Seeds IMM's sampler and selects the Monte Carlo worlds: the same store, run,
         parameters and seed give the same plan.
@@ -148,8 +136,8 @@ class CampaignContext:
     """Everything a plan needs that does not depend on the campaign: build once, plan many.
 
     Rebuilding the interaction graph of a million customers takes tens of seconds, while
-    a plan's constraints change per request; the HTTP service and the tests keep one
-    context per run and pass it to :func:`plan_referral`. A context is a snapshot: it goes
+    a plan's constraints change per request; the HTTP app and the tests keep one context
+    per (store, run) and pass it to :func:`plan_referral`. A context is a snapshot: it goes
     stale when the store's relations or consents change.
 
     Attributes
@@ -157,7 +145,8 @@ class CampaignContext:
     run
         The analysis run the context was built for.
     graph
-        Interaction graph rebuilt with the run's type weights, half-life and ``as_of``.
+        The run's projection: the interaction graph built with its type weights, half-life
+        and ``as_of``.
     consent
         Boolean per vertex; null or missing consent is False.
     community, community_names
@@ -176,14 +165,13 @@ class CampaignContext:
     community_names: np.ndarray
     out_strength: np.ndarray
     known_tags: frozenset[str]
-    _cascades: dict = field(default_factory=dict, repr=False)
+    _models: dict[str, InfluenceModel] = field(default_factory=dict, repr=False)
 
-    def cascade(self, mapping: str) -> tuple[np.ndarray, CascadeGraph]:
-        """Activation probabilities and CSR adjacency for ``mapping`` (cached)."""
-        if mapping not in self._cascades:
-            probs = activation_probabilities(self.graph.graph, mapping=mapping)
-            self._cascades[mapping] = (probs, cascade_graph(self.graph.graph, probs))
-        return self._cascades[mapping]
+    def model(self, mapping: str) -> InfluenceModel:
+        """The influence model (probabilities and CSR arrays) for ``mapping``, built once."""
+        if mapping not in self._models:
+            self._models[mapping] = influence_model(self.graph.graph, mapping=mapping)
+        return self._models[mapping]
 
 
 def prepare_campaign(store: GraphStore, *, run_id: str | None = None) -> CampaignContext:
@@ -198,13 +186,7 @@ def prepare_campaign(store: GraphStore, *, run_id: str | None = None) -> Campaig
     """
     run = resolve_run(store, run_id)
     known = frozenset(store.read_catalog(run.run_id)["tag_id"].astype(str))
-    ig = build_interaction_graph(
-        store.customer_ids(),
-        store.read_table("relations", ["src_id", "dst_id", "type", "occurred_at", "count"]),
-        type_weights=run.params.get("type_weights"),
-        half_life_days=float(run.params.get("half_life_days", 180.0)),
-        as_of=_as_of(run.params.get("as_of")),
-    )
+    ig = project_graph(store, AnalysisParams.from_dict(run.params)).graph
     metrics = store.read_metrics(run.run_id)
     labels, names = _communities(ig, metrics)
     strength = np.full(ig.n, np.nan)
@@ -289,6 +271,7 @@ def plan_referral(
         if context is not None
         else frozenset(store.read_catalog(run.run_id)["tag_id"].astype(str))
     )
+    target_tags = set() if tree is None else {tid for tid, _ in segment_tags(tree)}
     if tree is not None:
         for tid, pos in segment_tags(tree):
             if tid not in known_tags:
@@ -304,31 +287,27 @@ def plan_referral(
     t = time.perf_counter()
     ctx = context if context is not None else prepare_campaign(store, run_id=run.run_id)
     ig, n = ctx.graph, ctx.graph.n
-    g, ids = ig.graph, ig.ids
-    comm_labels, comm_names, consent = ctx.community, ctx.community_names, ctx.consent
     timings["projection"] = time.perf_counter() - t
     say("projection", 1.0)
 
     say("constraints", 0.0)
     t = time.perf_counter()
+    held = {
+        tid: store.read_tags(run.run_id, tag_id=tid)[["customer_id", "tag_id"]]
+        for tid in sorted(set(params.exclude_tags) | target_tags)
+    }
     risky = np.zeros(n, bool)
     for tag in params.exclude_tags:
-        holders = store.read_tags(run.run_id, tag_id=tag)["customer_id"]
-        idx = ig.index_of(holders.astype(str).to_numpy())
-        risky[idx[idx >= 0]] = True
-    eligible = consent & ~risky
+        risky |= _mask(ig, held[tag]["customer_id"])
+    eligible = ctx.consent & ~risky
     target = None
     if tree is not None:
-        held = [
-            store.read_tags(run.run_id, tag_id=tid)[["customer_id", "tag_id"]]
-            for tid in sorted({tid for tid, _ in segment_tags(tree)})
-        ]
         members = evaluate_segment(
-            tree, pd.concat(held, ignore_index=True), all_customer_ids=ids.tolist()
+            tree,
+            pd.concat([held[tid] for tid in sorted(target_tags)], ignore_index=True),
+            all_customer_ids=ig.ids.tolist(),
         )
-        target = np.zeros(n, bool)
-        idx = ig.index_of(np.asarray(members, dtype=object))
-        target[idx[idx >= 0]] = True
+        target = _mask(ig, members)
         if not target.any():
             raise ConfigError(
                 f"target segment {params.target!r} has no members in run {run.run_id!r}"
@@ -336,49 +315,26 @@ def plan_referral(
     timings["constraints"] = time.perf_counter() - t
     say("constraints", 1.0)
 
-    epsilon = params.epsilon if params.epsilon is not None else (0.2 if n > _LARGE_GRAPH else 0.1)
-    runs = params.mc_runs or int(np.clip(_MC_CELLS // max(n, 1), _MC_MIN_RUNS, _MC_MAX_RUNS))
-    cap = params.max_per_community
-    cons = dict(eligible=eligible, community=comm_labels, max_per_community=cap)
-
-    say("seed selection", 0.0)
     t = time.perf_counter()
-    probs, cg = ctx.cascade(params.mapping)
+    model = ctx.model(params.mapping)
     timings["probabilities"] = time.perf_counter() - t
-    t = time.perf_counter()
-    imm = imm_seeds(
-        cg, params.k, probs=None, epsilon=epsilon, target=target, seed=params.seed, **cons
-    )
-    timings["imm"] = time.perf_counter() - t
-    say("seed selection", 0.7)
-    t = time.perf_counter()
-    baselines = {
-        "top_degree": top_degree_seeds(g, params.k, **cons),
-        "top_out_strength": top_degree_seeds(g, params.k, weighted=True, **cons),
-        "top_pagerank": top_pagerank_seeds(g, params.k, probs=probs, **cons),
-    }
-    timings["baselines"] = time.perf_counter() - t
-    say("seed selection", 1.0)
-    for name, sel in [("imm", imm), *baselines.items()]:
-        _check_seeds(name, sel.seeds, eligible, comm_labels, cap)
-
-    say("simulation", 0.0)
-    t = time.perf_counter()
-    estimates = simulate_spreads(
-        cg,
-        None,
-        [imm.seeds, *(b.seeds for b in baselines.values())],
-        runs=runs,
-        seed=params.seed,
+    plan = plan_campaign(
+        model,
+        ig.ids,
+        params.k,
+        eligible=eligible,
+        community=ctx.community,
+        max_per_community=params.max_per_community,
         target=target,
-        community=comm_labels,
+        epsilon=params.epsilon,
+        mc_runs=params.mc_runs,
+        seed=params.seed,
+        progress=say,
     )
-    timings["simulation"] = time.perf_counter() - t
-    say("simulation", 1.0)
-    plan_est, base_est = estimates[0], dict(zip(baselines, estimates[1:], strict=True))
+    timings.update(plan.timings)
 
     t = time.perf_counter()
-    seeds = _seed_rows(store, run.run_id, ctx, imm, targeted=target is not None)
+    seeds = _seed_rows(store, run.run_id, ctx, plan, targeted=target is not None)
     timings["report"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_all
     return {
@@ -386,33 +342,30 @@ def plan_referral(
         "params": {
             **asdict(params),
             "exclude_tags": list(params.exclude_tags),
-            "epsilon": epsilon,
-            "mc_runs": runs,
+            "epsilon": plan.epsilon,
+            "mc_runs": plan.mc_runs,
         },
         "seeds": seeds,
-        "expected_reach": round(plan_est.mean, 2),
-        "reach_ci": [round(plan_est.ci_low, 2), round(plan_est.ci_high, 2)],
-        "reach_per_community": _per_community(plan_est.community_reach, comm_names),
-        "baselines": {name: round(e.mean, 2) for name, e in base_est.items()},
-        "baseline_details": {
-            name: _baseline_detail(ids, baselines[name], e, plan_est)
-            for name, e in base_est.items()
-        },
+        "expected_reach": round(plan.reach.mean, 2),
+        "reach_ci": [round(plan.reach.ci_low, 2), round(plan.reach.ci_high, 2)],
+        "reach_per_community": _per_community(plan.reach.community_reach, ctx.community_names),
+        "baselines": {name: round(b.reach.mean, 2) for name, b in plan.baselines.items()},
+        "baseline_details": {name: _baseline_detail(b) for name, b in plan.baselines.items()},
         "customers": n,
-        "eligible": int(eligible.sum()),
+        "eligible": plan.eligible,
         "excluded": {
-            "no_consent": int((~consent).sum()),
-            "risk_tags": int((consent & risky).sum()),
+            "no_consent": int((~ctx.consent).sum()),
+            "risk_tags": int((ctx.consent & risky).sum()),
         },
-        "target_size": None if target is None else int(target.sum()),
+        "target_size": plan.target_size,
         "model": {
             "diffusion": "independent_cascade",
             "mapping": params.mapping,
             "method": "imm",
-            "rr_sets": int(imm.rr_sets),
-            "imm_estimated_reach": round(float(imm.estimated_spread), 2),
-            "guarantee_capped": bool(imm.params.get("capped", False)),
-            "edges": int(g.ecount()),
+            "rr_sets": plan.rr_sets,
+            "imm_estimated_reach": round(plan.imm_estimated_reach, 2),
+            "guarantee_capped": plan.guarantee_capped,
+            "edges": int(model.graph.ecount()),
         },
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
@@ -434,12 +387,12 @@ def plan_to_csv(plan: dict) -> str:
 
 
 # --- helpers ------------------------------------------------------------------------------
-def _as_of(value: object):
-    if value is None:
-        return None
-    from datetime import datetime
-
-    return datetime.fromisoformat(str(value))
+def _mask(ig: InteractionGraph, customer_ids) -> np.ndarray:
+    """Boolean per vertex: True for the given customers (ids outside the graph ignored)."""
+    out = np.zeros(ig.n, bool)
+    idx = ig.index_of(np.asarray(customer_ids, dtype=object).astype(str))
+    out[idx[idx >= 0]] = True
+    return out
 
 
 def _consent(store: GraphStore, ig: InteractionGraph) -> np.ndarray:
@@ -472,33 +425,19 @@ def _communities(ig: InteractionGraph, metrics: pd.DataFrame) -> tuple[np.ndarra
     return labels, names
 
 
-def _check_seeds(
-    method: str, seeds: np.ndarray, eligible: np.ndarray, comm: np.ndarray, cap: int | None
-) -> None:
-    """Refuse to return a plan that breaks a constraint, whatever the selector did.
-
-    Contacting a customer without consent is a compliance breach, so this is checked here
-    rather than trusted to the selectors.
-    """
-    if seeds.size and not eligible[seeds].all():
-        raise GuanxiError(f"{method} chose an ineligible customer; refusing to return the plan")
-    if cap is not None and seeds.size and np.bincount(comm[seeds]).max() > cap:
-        raise GuanxiError(f"{method} broke max_per_community={cap}; refusing to return the plan")
-
-
 def _seed_rows(
-    store: GraphStore, run_id: str, ctx: CampaignContext, imm, *, targeted: bool
+    store: GraphStore, run_id: str, ctx: CampaignContext, plan: CampaignPlan, *, targeted: bool
 ) -> list[dict]:
-    ids = ctx.graph.ids[imm.seeds]
-    out_strength = ctx.out_strength[imm.seeds]
+    """One row per seed: its tags (read now: only the k seeds'), community and reason."""
     rows = []
-    for rank, (v, cid, gain, strength) in enumerate(
-        zip(imm.seeds, ids, imm.marginal_gain, out_strength, strict=True), start=1
+    whom = "segment customers" if targeted else "customers"
+    for rank, (v, cid, gain) in enumerate(
+        zip(plan.seeds, plan.seed_ids, plan.marginal_gain, strict=True), start=1
     ):
         tags = sorted(set(store.read_tags(run_id, customer_id=str(cid))["tag_id"].astype(str)))
         community = ctx.community_names[ctx.community[v]]
+        strength = ctx.out_strength[v]
         notable = [t for t in _NOTABLE_TAGS if t in tags]
-        whom = "segment customers" if targeted else "customers"
         parts = [f"adds ~{gain:.0f} expected {whom} (marginal gain)"]
         parts.append(f"community {community}" if community is not None else "no community")
         if np.isfinite(strength):
@@ -526,16 +465,15 @@ def _per_community(reach: np.ndarray | None, names: np.ndarray) -> dict[str, flo
     return {str(names[c]): round(float(reach[c]), 2) for c in top if reach[c] > 0}
 
 
-def _baseline_detail(ids: np.ndarray, sel, est, plan_est) -> dict:
+def _baseline_detail(b: BaselineOutcome) -> dict:
     """Reach, CI and seeds of one baseline, and the plan's paired uplift over it."""
-    diff = plan_est.reach_per_run - est.reach_per_run
-    half = 1.96 * diff.std(ddof=1) / np.sqrt(diff.size) if diff.size > 1 else 0.0
+    lo, hi = b.uplift_ci
     return {
-        "method": sel.method,
-        "expected_reach": round(est.mean, 2),
-        "reach_ci": [round(est.ci_low, 2), round(est.ci_high, 2)],
-        "ratio": round(plan_est.mean / est.mean, 4) if est.mean > 0 else None,
-        "uplift": round(float(diff.mean()), 2),
-        "uplift_ci": [round(float(diff.mean() - half), 2), round(float(diff.mean() + half), 2)],
-        "seeds": [str(c) for c in ids[sel.seeds]],
+        "method": b.method,
+        "expected_reach": round(b.reach.mean, 2),
+        "reach_ci": [round(b.reach.ci_low, 2), round(b.reach.ci_high, 2)],
+        "ratio": None if b.ratio is None else round(b.ratio, 4),
+        "uplift": round(b.uplift, 2),
+        "uplift_ci": [round(lo, 2), round(hi, 2)],
+        "seeds": [str(c) for c in b.seed_ids],
     }

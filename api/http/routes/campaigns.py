@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from api.http.auth import Caller
 from api.http.deps import ReadsDep, requires
@@ -15,23 +16,38 @@ from api.usecases.campaigns import CampaignContext, CampaignParams, plan_referra
 router = APIRouter(tags=["campaigns"])
 PlannerDep = Annotated[Caller, Depends(requires("operator", action="campaign planning"))]
 
-# The projection and eligibility of a run are built once and shared by later plans: building
-# them is most of a plan's cost at a million customers. One run is kept (the latest used).
-_contexts: dict[str, CampaignContext] = {}
-_lock = threading.Lock()
+
+class CampaignContexts:
+    """The app's campaign contexts by (store uri, run id): built once, shared by later plans.
+
+    Building a run's projection and eligibility is most of a plan's cost at a million
+    customers. One context is kept (the latest used): a newer run makes the old one stale,
+    and each holds a whole interaction graph. Keyed by store as well as run, so an app
+    pointed at another store never plans on the first store's graph.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], CampaignContext] = {}
+
+    def get(self, key: tuple[str, str], build: Callable[[], CampaignContext]) -> CampaignContext:
+        """The context under ``key``, built with ``build()`` (once) when missing."""
+        with self._lock:
+            ctx = self._entries.get(key)
+            if ctx is None:
+                ctx = build()
+                self._entries.clear()
+                self._entries[key] = ctx
+            return ctx
 
 
-def _context(reads, run_id: str | None) -> CampaignContext:
+def _context(request: Request, reads, run_id: str | None) -> CampaignContext:
     from api.usecases import resolve_run
 
-    run = resolve_run(reads.store, run_id).run_id
-    with _lock:
-        ctx = _contexts.get(run)
-        if ctx is None:
-            ctx = prepare_campaign(reads.store, run_id=run)
-            _contexts.clear()
-            _contexts[run] = ctx
-        return ctx
+    store = reads.store
+    run = resolve_run(store, run_id).run_id
+    contexts: CampaignContexts = request.app.state.guanxi.campaigns
+    return contexts.get((store.uri, run), lambda: prepare_campaign(store, run_id=run))
 
 
 _EXAMPLE = {
@@ -60,7 +76,9 @@ _EXAMPLE = {
         **error_responses(401, 403, 404, 422, 503),
     },
 )
-def referral_plan(body: ReferralPlanRequest, reads: ReadsDep, caller: PlannerDep) -> dict:
+def referral_plan(
+    body: ReferralPlanRequest, request: Request, reads: ReadsDep, caller: PlannerDep
+) -> dict:
     """Seeds never lack marketing consent nor hold an excluded risk tag; every figure is
     evaluated on the same simulated cascades as the top-degree and top-PageRank baselines.
     Carries customer ids only (no PII)."""
@@ -75,5 +93,5 @@ def referral_plan(body: ReferralPlanRequest, reads: ReadsDep, caller: PlannerDep
         from tagging import parse_segment
 
         parse_segment(body.target)  # a malformed expression fails before any graph work
-    ctx = _context(reads, body.run_id)
+    ctx = _context(request, reads, body.run_id)
     return plan_referral(reads.store, params, run_id=ctx.run.run_id, context=ctx)

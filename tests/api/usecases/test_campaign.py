@@ -151,7 +151,7 @@ def test_bad_target_expression_raises_before_any_work(store, monkeypatch):
     def boom(*a, **kw):
         raise AssertionError("graph built despite a bad expression")
 
-    monkeypatch.setattr(campaign, "build_interaction_graph", boom)
+    monkeypatch.setattr(campaign, "project_graph", boom)
     with pytest.raises(RuleError):
         plan_referral(store, CampaignParams(k=5, target="opinion_leader AND AND bridge"))
     with pytest.raises(RuleError):
