@@ -61,6 +61,7 @@ import numpy as np
 import psutil
 
 from api.bench.peak_rss import PeakRss
+from graph.model import PROJECTION_COLUMNS
 
 __all__ = ["gds_table", "run_gds_bench", "spearman", "top_k_overlap"]
 
@@ -393,7 +394,7 @@ def _guanxi_projection(store: Any, as_of: datetime | None):
     from graph.build import build_interaction_graph
 
     ids = store.customer_ids()
-    rel = store.read_table("relations", ["src_id", "dst_id", "type", "occurred_at", "count"])
+    rel = store.read_table("relations", list(PROJECTION_COLUMNS))
     return build_interaction_graph(ids, rel, as_of=as_of)
 
 
@@ -618,7 +619,7 @@ def _compare(
     # --- untimed set-up: the weighted edges guanxi computes, written for GDS
     say("computing guanxi's weighted edges and writing them as :GX_WEIGHTED (untimed)")
     t = time.perf_counter()
-    rel = store.read_table("relations", ["src_id", "dst_id", "type", "occurred_at", "count"])
+    rel = store.read_table("relations", list(PROJECTION_COLUMNS))
     as_of = _newest(
         rel,
         store.read_table("transactions", ["occurred_at"]),

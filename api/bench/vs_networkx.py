@@ -21,6 +21,7 @@ from graph.centrality import (
     pagerank_scores,
 )
 from graph.communities import leiden_communities
+from graph.model import PROJECTION_COLUMNS
 from graph.store.base import GraphStore
 
 SAMPLES = 64
@@ -36,7 +37,7 @@ def side_by_side(store: GraphStore, *, seed: int = 42) -> dict:
     """Time PageRank, coreness, clustering, sampled betweenness and communities on both."""
     import networkx as nx
 
-    rel = store.read_table("relations", ["src_id", "dst_id", "type", "occurred_at", "count"])
+    rel = store.read_table("relations", list(PROJECTION_COLUMNS))
     g = build_interaction_graph(store.customer_ids(), rel)
     und = g.undirected()
     n = g.graph.vcount()

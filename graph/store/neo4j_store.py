@@ -115,7 +115,14 @@ from graph.errors import (
     UnsafeIdentifier,
 )
 from graph.failpoints import failpoint
-from graph.model import NATURAL_KEYS, RELATION_TYPES, SCHEMAS, TABLES, RunInfo
+from graph.model import (
+    NATURAL_KEYS,
+    PROJECTION_COLUMNS,
+    RELATION_TYPES,
+    SCHEMAS,
+    TABLES,
+    RunInfo,
+)
 from graph.store.base import EgoNetwork, UpsertCounts, checked_pii_columns
 
 __all__ = [
@@ -663,7 +670,7 @@ READ_EVENTS_V = _read_chunk(
     ".visible",
 )
 #: The projection's read: only what the interaction graph needs.
-_LEAN = ("src_id", "dst_id", "type", "occurred_at", "count")
+_LEAN = PROJECTION_COLUMNS
 READ_RELATIONS_PROJECTION = _read_chunk(
     "relations", _REL_MATCH, {c: _REL_REFS[c] for c in _LEAN}, "a.customer_id", "_projection"
 )
