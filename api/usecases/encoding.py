@@ -23,10 +23,10 @@ def jsonable(v: Any) -> Any:
     Examples
     --------
     >>> import numpy as np
-    >>> jsonable(np.int64(3)), jsonable(float("nan")), jsonable(b"ab")
-    (3, None, 'ab')
+    >>> jsonable(np.int64(3)), jsonable(float("nan")), jsonable(pd.NaT), jsonable(b"ab")
+    (3, None, None, 'ab')
     """
-    if v is None:
+    if v is None or v is pd.NaT:
         return None
     if hasattr(v, "item") and not isinstance(v, str | bytes):
         v = v.item()

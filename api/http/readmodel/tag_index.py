@@ -39,7 +39,8 @@ class TagIndex:
     """
 
     names: list[str]
-    catalog_rank: np.ndarray  # per code: position in the catalog, len(catalog) if absent
+    n_catalog: int  # the first n_catalog names are the catalog, in catalog order
+    catalog_rank: np.ndarray  # per code: position in the catalog, n_catalog if absent
     offsets: np.ndarray
     codes: np.ndarray
     scores: np.ndarray
@@ -63,9 +64,8 @@ class TagIndex:
     def catalog_tags_of(self, row: int) -> list[str]:
         """The row's tags that are in the catalog, in catalog order."""
         codes = self.codes[int(self.offsets[row]) : int(self.offsets[row + 1])]
-        n_catalog = len(self.catalog_rank)
         ranked = sorted((int(self.catalog_rank[c]), int(c)) for c in codes)
-        return [self.names[c] for rank, c in ranked if rank < n_catalog]
+        return [self.names[c] for rank, c in ranked if rank < self.n_catalog]
 
     def rows_of(self) -> np.ndarray:
         """The metrics row of every assignment (aligned with `codes`)."""
@@ -143,6 +143,7 @@ def build_tag_index(
     catalog_rank[: len(catalog_ids)] = np.arange(len(catalog_ids))
     return TagIndex(
         names=names,
+        n_catalog=len(catalog_ids),
         catalog_rank=catalog_rank,
         offsets=offsets,
         codes=codes[order],
