@@ -14,6 +14,7 @@ module holds one part:
 - `ranking`: the influence ranking filtered by community and tag, rendered as cached pages;
 - `communities`: communities, their leaders and tag composition, and the tag catalog;
 - `segments`: segment pages and the streamed CSV export;
+- `network`: a customer's ego network, read per request;
 - `reads`: the `Reads` facade the routes call.
 
 Profiles are built by `api.usecases.profiles` and rendered by `api.usecases.encoding`, the

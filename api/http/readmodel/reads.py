@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from api import usecases
 from api.http.readmodel import communities as _communities
+from api.http.readmodel.network import ego_network
 from api.http.readmodel.ranking import influencer_page, page_key
 from api.http.readmodel.refresh import RunRefresher
 from api.http.readmodel.run_cache import Served, position
@@ -300,39 +301,14 @@ class Reads:
         ------
         CustomerNotFound
         """
-        ego = self.store.ego_network(customer_id, hops=hops, limit=limit)
-        nodes = records(ego.nodes)
-        community = {
-            n["customer_id"]: (None if n.get("community_id") is None else str(n["community_id"]))
-            for n in nodes
-        }
         run = self.latest_run()
-        return {
-            "customer_id": customer_id,
-            "hops": hops,
-            "run_id": run.run_id if run else None,
-            "nodes": [
-                {
-                    "id": str(n["customer_id"]),
-                    "hop": int(n["hop"]),
-                    "community_id": community[n["customer_id"]],
-                    "influence": n.get("influence"),
-                }
-                for n in nodes
-            ],
-            "edges": [
-                {
-                    "source": str(e["src_id"]),
-                    "target": str(e["dst_id"]),
-                    "type": str(e["type"]),
-                    "weight": float(e["weight"] or 0.0),
-                    "interactions": int(e["interactions"] or 0),
-                    "source_community": community.get(e["src_id"]),
-                    "target_community": community.get(e["dst_id"]),
-                }
-                for e in records(ego.edges)
-            ],
-        }
+        return ego_network(
+            self.store,
+            customer_id,
+            hops=hops,
+            limit=limit,
+            run_id=run.run_id if run else None,
+        )
 
     # --- communities and tags -------------------------------------------------------------
     def communities(self, *, limit: int, offset: int) -> dict:
