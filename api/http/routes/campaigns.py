@@ -30,6 +30,11 @@ class CampaignContexts:
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, str], CampaignContext] = {}
 
+    def keys(self) -> list[tuple[str, str]]:
+        """The (store uri, run id) pairs held now."""
+        with self._lock:
+            return list(self._entries)
+
     def get(self, key: tuple[str, str], build: Callable[[], CampaignContext]) -> CampaignContext:
         """The context under ``key``, built with ``build()`` (once) when missing."""
         with self._lock:

@@ -43,3 +43,24 @@ def test_bad_target_is_422_with_position(client):
 def test_k_above_cap_is_422(client):
     r = client.post("/campaigns/referral-plan", json={"k": 5000}, headers=key("admin"))
     assert r.status_code == 422
+
+
+def test_contexts_live_on_the_app_keyed_by_store_and_run(app, client, api_store_uri):
+    from api.http.app import create_app
+
+    contexts = app.state.guanxi.campaigns
+    new, old = (r["run_id"] for r in client.get("/runs", headers=key("viewer")).json()["data"])
+    plans = {}
+    for run in (old, new):
+        r = client.post(
+            "/campaigns/referral-plan", json={"k": 3, "run_id": run}, headers=key("operator")
+        )
+        assert r.status_code == 200, r.text
+        plans[run] = r.json()
+        # one context is kept, the latest used, under the store's uri and the run's id
+        assert contexts.keys() == [(api_store_uri, run)]
+    assert plans[old]["run_id"] == old and plans[new]["run_id"] == new
+    # a second app over the same settings starts with caches of its own
+    other = create_app(app.state.guanxi.settings, warm=False)
+    fresh = other.state.guanxi.campaigns
+    assert fresh is not contexts and fresh.keys() == []

@@ -145,6 +145,18 @@ def test_target_counts_only_segment_members(store, ctx, facts, plan20):
     assert plan["expected_reach"] >= 0.9 * plan["baselines"]["top_degree"]
 
 
+def test_context_graph_is_the_graph_the_run_was_computed_on(store, ctx):
+    # The stored metrics came from analyze's projection; the plan's graph must give the
+    # same out-strength and out-degree per customer, or it would plan on another graph.
+    m = store.read_metrics(ctx.run.run_id).set_index("customer_id").loc[ctx.graph.ids]
+    g = ctx.graph.graph
+    np.testing.assert_allclose(
+        g.strength(mode="out", weights="weight"), m["out_strength"].to_numpy(), rtol=1e-9
+    )
+    np.testing.assert_array_equal(g.outdegree(), m["out_degree"].to_numpy())
+    assert ctx.graph.n == len(m) == store.counts()["customers"]
+
+
 def test_bad_target_expression_raises_before_any_work(store, monkeypatch):
     import api.usecases.campaigns as campaign
 
