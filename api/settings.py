@@ -1,16 +1,88 @@
-"""Settings, from the environment (prefix GUANXI_) or a .env file; cached in get_settings()."""
+"""The one Settings object: everything an operator can set, from the environment or ``.env``.
+
+Only this module reads the environment. The edges (`api.cli`, `api.http`, `api.bench`) take
+a `Settings` and hand plain values down: `Neo4jSettings.store_options` builds the
+`graph.store.Neo4jOptions` a store is opened with, the local Neo4j server gets its heap,
+page cache and password as arguments, and `graph.failpoints` is armed with a name. Lower
+layers never look at the environment, so a test builds ``Settings(...)`` and sees exactly
+what it passed.
+
+Variable names are the ones operators already set: ``GUANXI_*`` for guanxi's own settings,
+``NEO4J_USER`` / ``NEO4J_PASSWORD`` / ``NEO4J_DATABASE`` / ``NEO4J_URI`` as Neo4j's tools
+spell them, and ``XDG_STATE_HOME`` for where crash logs go. The README's settings table
+lists every one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from graph.store import DEFAULT_STORE_URI
+from graph.errors import ConfigError
+from graph.store import DEFAULT_STORE_URI, Neo4jOptions
+from graph.store.options import DEFAULT_BATCH_SIZE, DEFAULT_HISTORY_RUNS, DEFAULT_READ_CHUNK
+
+__all__ = ["ROLES", "Neo4jSettings", "Settings", "get_settings", "overridden_settings"]
 
 ROLES = ("viewer", "operator", "admin")
+
+#: Passwords refused in prod: the defaults of Neo4j and of tutorials.
+_PLACEHOLDER_PASSWORDS = ("", "neo4j", "password", "changeme")
+
+# Blank variables count as unset, as `os.environ.get(...) or default` did before: an
+# ``export NEO4J_DATABASE=`` left in a shell profile must not become a database named "".
+_CONFIG = {"env_file": ".env", "extra": "ignore", "env_ignore_empty": True}
+
+
+class Neo4jSettings(BaseSettings):
+    """The Neo4j store's section: credentials, batch sizes, and the local dev server's memory.
+
+    Each field has its own variable (no prefix), because these names predate the section and
+    operators' scripts export them.
+    """
+
+    model_config = SettingsConfigDict(**_CONFIG, populate_by_name=True)
+
+    uri: str | None = Field(
+        default=None,
+        validation_alias="NEO4J_URI",
+        description="a running Neo4j the Neo4j benchmarks use instead of starting one",
+    )
+    user: str = Field(default="neo4j", validation_alias="NEO4J_USER")
+    password: SecretStr | None = Field(default=None, validation_alias="NEO4J_PASSWORD")
+    database: str | None = Field(default=None, validation_alias="NEO4J_DATABASE")
+    batch_size: int = Field(
+        default=DEFAULT_BATCH_SIZE, gt=0, validation_alias="GUANXI_NEO4J_BATCH_SIZE"
+    )
+    history_runs: int = Field(
+        default=DEFAULT_HISTORY_RUNS, gt=0, validation_alias="GUANXI_NEO4J_HISTORY_RUNS"
+    )
+    read_chunk: int = Field(
+        default=DEFAULT_READ_CHUNK, gt=0, validation_alias="GUANXI_NEO4J_READ_CHUNK"
+    )
+    heap: str = Field(default="2g", validation_alias="GUANXI_NEO4J_HEAP")
+    pagecache: str = Field(default="512m", validation_alias="GUANXI_NEO4J_PAGECACHE")
+
+    def password_value(self) -> str | None:
+        """The password in clear, for the driver; None when unset."""
+        return self.password.get_secret_value() if self.password else None
+
+    def store_options(self) -> Neo4jOptions:
+        """The options `graph.store.open_store` opens a Neo4j store with."""
+        return Neo4jOptions(
+            user=self.user,
+            password=self.password_value(),
+            database=self.database,
+            batch_size=self.batch_size,
+            history_runs=self.history_runs,
+            read_chunk=self.read_chunk,
+        )
 
 
 class Settings(BaseSettings):
@@ -21,20 +93,35 @@ class Settings(BaseSettings):
     (+ unmasked PII). ``pii_columns`` (env ``GUANXI_PII_COLUMNS``, a comma list) declares
     input columns besides name, phone and id_number as PII: they are masked like those on
     every surface below admin (`api.usecases.masking`).
+
+    Examples
+    --------
+    >>> Settings(store=" duckdb:///x.duckdb ", pii_columns="email, ,passport").pii_columns
+    ('email', 'passport')
     """
 
-    model_config = SettingsConfigDict(env_prefix="GUANXI_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(**_CONFIG, env_prefix="GUANXI_", populate_by_name=True)
 
     store: str = Field(default=DEFAULT_STORE_URI, description="store URI")
-    neo4j_user: str = Field(default="neo4j", validation_alias="NEO4J_USER")
-    neo4j_password: SecretStr | None = Field(default=None, validation_alias="NEO4J_PASSWORD")
-    rules_path: str | None = None
-    seed: int = 42
+    rules_path: str | None = Field(
+        default=None, description="tag file (TOML) `guanxi analyze` uses without --rules"
+    )
+    seed: int = Field(default=42, description="seed `guanxi analyze` uses without --seed")
     env: Literal["dev", "prod"] = "dev"
     api_keys: SecretStr | None = None
     pii_columns: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="extra input columns masked like name, phone and id_number"
     )
+    log_dir: Path | None = Field(default=None, description="where crash logs go")
+    state_home: Path | None = Field(
+        default=None,
+        validation_alias="XDG_STATE_HOME",
+        description="the user's state folder; crash logs go to guanxi/logs in it",
+    )
+    failpoint: str | None = Field(
+        default=None, description="crash-safety tests: the `graph.failpoints` point to die at"
+    )
+    neo4j: Neo4jSettings = Field(default_factory=Neo4jSettings)
 
     @field_validator("store")
     @classmethod
@@ -53,11 +140,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _prod_needs_password(self) -> Settings:
-        if self.env == "prod" and self.store.startswith(("bolt", "neo4j")):
-            pw = self.neo4j_password.get_secret_value() if self.neo4j_password else ""
-            if pw in ("", "neo4j", "password", "changeme"):
-                raise ValueError("NEO4J_PASSWORD must be set to a real password in prod")
+        on_neo4j = self.env == "prod" and self.store.startswith(("bolt", "neo4j"))
+        if on_neo4j and (self.neo4j.password_value() or "") in _PLACEHOLDER_PASSWORDS:
+            raise ValueError("NEO4J_PASSWORD must be set to a real password in prod")
         return self
+
+    @property
+    def crash_log_dir(self) -> Path:
+        """Where a crash's traceback goes: ``log_dir``, else the XDG state folder's."""
+        if self.log_dir is not None:
+            return self.log_dir
+        state = self.state_home or Path.home() / ".local" / "state"
+        return state / "guanxi" / "logs"
 
     def parsed_api_keys(self) -> dict[str, str]:
         """key -> role. Raises ValueError on a malformed entry or unknown role."""
@@ -78,6 +172,71 @@ class Settings(BaseSettings):
         return out
 
 
-@lru_cache
+#: Values a command put on top of the environment for the rest of the process (`guanxi serve
+#: --store`); uvicorn builds the app from `get_settings()` with no way to pass arguments.
+_overrides: dict[str, object] = {}
+
+
+@lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of this process, read once from the environment and ``.env``.
+
+    One process serves one configuration, so there is nothing to key the cache by; the CLI
+    clears it at the start of each command so that every invocation (in-process test runs
+    included) sees the environment it was started with.
+
+    Raises
+    ------
+    ConfigError
+        A variable holds a value its setting refuses; the message names the variable.
+    """
+    try:
+        return Settings(**_overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc
+
+
+@contextmanager
+def overridden_settings(**values: object) -> Iterator[Settings]:
+    """`get_settings()` answers with `values` on top of the environment inside the block.
+
+    For a command that hands control to code which reads the settings itself: ``guanxi serve
+    --store URI`` while uvicorn calls the app factory. The previous state comes back on exit,
+    so an in-process caller (a test's runner) is not left with the override.
+
+    Raises
+    ------
+    ConfigError
+        A value is refused.
+    """
+    saved = dict(_overrides)
+    _overrides.update(values)
+    get_settings.cache_clear()
+    try:
+        yield get_settings()
+    finally:
+        _overrides.clear()
+        _overrides.update(saved)
+        get_settings.cache_clear()
+
+
+def _describe(exc: ValidationError) -> str:
+    """One clause per refused value: the variable, the value and why, so it can be fixed."""
+    clauses = []
+    for e in exc.errors():
+        msg = e["msg"].removeprefix("Value error, ")
+        if not e["loc"]:  # a check across settings: its message names the variables
+            clauses.append(msg)
+            continue
+        name = _variable(str(e["loc"][0]))
+        value = "" if "PASSWORD" in name or "KEYS" in name else f" {e.get('input')!r}"
+        clauses.append(f"{name}{value}: {msg}")
+    return "; ".join(clauses) + "; correct the environment variable or .env"
+
+
+def _variable(loc: str) -> str:
+    """The environment variable of a validation error's location (a field name or an alias)."""
+    field = Settings.model_fields.get(loc)
+    if field is not None and field.validation_alias is None:
+        return f"GUANXI_{loc.upper()}"
+    return loc

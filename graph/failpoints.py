@@ -1,12 +1,13 @@
-"""Named crash points: `failpoint(name)` kills the process there when the environment asks.
+"""Named crash points: `failpoint(name)` kills the process there once `arm` has named it.
 
 The crash-safety tests (tests/graph/store/test_kill_matrix.py) run the real `guanxi load` and
-`guanxi analyze` in a subprocess with ``GUANXI_FAILPOINT`` naming one point, and check that
+`guanxi analyze` in a subprocess with ``GUANXI_FAILPOINT`` naming one point (the CLI reads it
+through `api.settings` and calls `arm`; this module never reads the environment), and check that
 what readers are served afterwards is still the last complete state. The process is ended
 with SIGKILL, not an exception: no ``finally``, no ``__exit__``, no driver close and no
 DuckDB checkpoint runs, which is what a power cut or the OOM killer does to a real run.
 
-A point costs one dictionary lookup when the variable is unset, so points may sit inside
+A point costs one comparison when nothing is armed, so points may sit inside
 write loops. Names are ``<command>.<what has just happened>``; :data:`POINTS` lists them all so
 that a test cannot name a point that no code reaches.
 """
@@ -16,10 +17,14 @@ from __future__ import annotations
 import os
 import signal
 
-__all__ = ["ENV", "POINTS", "failpoint"]
+from graph.errors import ConfigError
 
-#: The environment variable naming the point to die at (unset: every point is a no-op).
+__all__ = ["ENV", "POINTS", "arm", "failpoint"]
+
+#: The environment variable the settings read the point to die at from (tests set it).
 ENV = "GUANXI_FAILPOINT"
+
+_armed: str | None = None
 
 #: Every point the code passes, with when it fires.
 POINTS: dict[str, str] = {
@@ -42,8 +47,29 @@ POINTS: dict[str, str] = {
 }
 
 
+def arm(name: str | None) -> None:
+    """Make `failpoint(name)` kill this process from now on (None: disarm every point).
+
+    Parameters
+    ----------
+    name
+        One of :data:`POINTS`, or None.
+
+    Raises
+    ------
+    ConfigError
+        `name` is not a known point: a test naming it would wait for a crash that never comes.
+    """
+    global _armed
+    if name is not None and name not in POINTS:
+        raise ConfigError(
+            f"GUANXI_FAILPOINT {name!r} is no failpoint; use one of {', '.join(POINTS)}"
+        )
+    _armed = name
+
+
 def failpoint(name: str) -> None:
-    """SIGKILL this process if ``GUANXI_FAILPOINT`` names `name`; otherwise do nothing.
+    """SIGKILL this process if `arm` named `name`; otherwise do nothing.
 
     Parameters
     ----------
@@ -55,5 +81,5 @@ def failpoint(name: str) -> None:
     Nothing is flushed: the point of the exercise is to leave the store exactly as a crash
     would. Output already written to stdout may be lost.
     """
-    if os.environ.get(ENV) == name:
+    if _armed == name:
         os.kill(os.getpid(), signal.SIGKILL)

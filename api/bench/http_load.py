@@ -138,12 +138,22 @@ def run_api_bench(
     if base_url is None:
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "GUANXI_API_KEYS": f"viewer:{BENCH_KEY}"}
+        # the server is a separate process, configured as an operator would: its environment
+        env = {**os.environ, "GUANXI_API_KEYS": f"viewer:{BENCH_KEY}", "GUANXI_STORE": store_uri}
         server = subprocess.Popen(
             [
                 sys.executable,
-                "-c",
-                f"from api.http.app import serve; serve('127.0.0.1', {port}, {store_uri!r})",
+                "-m",
+                "uvicorn",
+                "api.http.app:create_app_from_settings",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--no-access-log",
             ],
             env=env,
             stdout=subprocess.DEVNULL,

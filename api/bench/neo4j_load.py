@@ -7,6 +7,7 @@ the peak RSS of this process and of the server (psutil on the server pid).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import psutil
 
 from api.bench.peak_rss import PeakRss
 from graph.model import PROJECTION_COLUMNS
+from graph.store import Neo4jOptions
 
 
 def _say(msg: str) -> None:
@@ -26,8 +28,7 @@ def run_neo4j_bench(
     data_dir: Path,
     *,
     bolt_uri: str,
-    user: str,
-    password: str,
+    options: Neo4jOptions,
     server_pid: int | None = None,
     server_dir: Path | None = None,
     clear: bool = True,
@@ -42,8 +43,8 @@ def run_neo4j_bench(
     ----------
     data_dir
         A folder of the four input files (e.g. from ``guanxi generate``).
-    bolt_uri, user, password
-        The server.
+    bolt_uri, options
+        The server, and the credentials and batch sizes to open the store with.
     server_pid, server_dir
         The server's pid, or the ``neo4j_local`` directory to read it from with ``status``;
         without either, the server's RSS is not reported.
@@ -52,7 +53,7 @@ def run_neo4j_bench(
     clear
         Empty the database first (``MATCH (n) DETACH DELETE n`` in batches).
     batch_size
-        Rows per write transaction (default: the store's).
+        Rows per write transaction (default: ``options.batch_size``).
     analyze
         Also run ``analyze`` (projection, metrics, tagging, write-back).
 
@@ -69,13 +70,14 @@ def run_neo4j_bench(
     StoreUnavailable, StoreError, LoaderError
     """
     from api import usecases
-    from graph.store.neo4j_store import Neo4jStore
+    from graph.store import open_store
     from loaders.ingest import load_folder
 
     if server_pid is None and server_dir is not None:
         from graph.store import neo4j_local
 
         server_pid = neo4j_local.status(Path(server_dir)).get("pid")
+    opts = dataclasses.replace(options, batch_size=batch_size) if batch_size else options
     out: dict = {"data_dir": str(data_dir), "bolt_uri": bolt_uri}
     stamps: dict[str, float] = {}
 
@@ -84,7 +86,7 @@ def run_neo4j_bench(
 
     with (
         PeakRss({"python": psutil.Process().pid, "server": server_pid}, interval=0.2) as rss,
-        Neo4jStore(bolt_uri, user=user, password=password, batch_size=batch_size) as store,
+        open_store(bolt_uri, neo4j=opts) as store,
     ):
         if clear and load:
             t = time.perf_counter()

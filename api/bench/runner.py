@@ -6,6 +6,7 @@ not the high-water mark of earlier stages.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -83,27 +84,26 @@ def _stage(name: str, customers: int, workdir: Path) -> dict:
 
 
 def _neo4j_stage(data: Path, workdir: Path) -> dict:
-    """Load the same files into Neo4j (NEO4J_URI, or a local server started here)."""
+    """Load the same files into Neo4j (``NEO4J_URI``, or a local server started here)."""
     from api.bench.neo4j_load import run_neo4j_bench
+    from api.settings import get_settings
     from graph.store import neo4j_local
 
-    uri = os.environ.get("NEO4J_URI")
-    if uri:
-        res = run_neo4j_bench(
-            data,
-            bolt_uri=uri,
-            user=os.environ.get("NEO4J_USER", "neo4j"),
-            password=os.environ["NEO4J_PASSWORD"],
-        )
+    neo4j = get_settings().neo4j
+    if neo4j.uri:
+        res = run_neo4j_bench(data, bolt_uri=neo4j.uri, options=neo4j.store_options())
         return {"rows": sum(res.get("rows", {}).values()), "detail": res}
     neo_dir = workdir / "neo4j"
-    info = neo4j_local.start(neo_dir, bolt_port=17787, http_port=17574)
+    info = neo4j_local.start(
+        neo_dir, bolt_port=17787, http_port=17574, heap=neo4j.heap, pagecache=neo4j.pagecache
+    )
     try:
         res = run_neo4j_bench(
             data,
             bolt_uri=info["bolt_uri"],
-            user="neo4j",
-            password=info["password"],
+            options=dataclasses.replace(
+                neo4j.store_options(), user=info["user"], password=info["password"]
+            ),
             server_pid=info["pid"],
             server_dir=neo_dir,
         )

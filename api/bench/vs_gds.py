@@ -46,12 +46,13 @@ GDS side, and of this process before and at peak during the guanxi side (sampled
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ import numpy as np
 import psutil
 
 from api.bench.peak_rss import PeakRss
+from api.settings import Neo4jSettings, get_settings
 from graph.model import PROJECTION_COLUMNS
 
 __all__ = ["gds_table", "run_gds_bench", "spearman", "top_k_overlap"]
@@ -145,19 +147,6 @@ def _local_server_pid(uri: str) -> int | None:
             if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid:
                 return int(c.pid)
     return None
-
-
-@contextlib.contextmanager
-def _env(**values: str | None) -> Iterator[None]:
-    """Set environment variables that are not set yet, for the duration of the block."""
-    added = [k for k, v in values.items() if v is not None and k not in os.environ]
-    for k in added:
-        os.environ[k] = str(values[k])
-    try:
-        yield
-    finally:
-        for k in added:
-            os.environ.pop(k, None)
 
 
 def _timed(times: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
@@ -457,6 +446,7 @@ def run_gds_bench(
     full_analyze: bool = True,
     concurrency: int | None = None,
     repeats: int = 2,
+    neo4j: Neo4jSettings | None = None,
 ) -> dict:
     """Time guanxi and Neo4j GDS on the same weighted graph from the same Neo4j store.
 
@@ -465,8 +455,8 @@ def run_gds_bench(
     customers
         Size of the generated data set (seed 7).
     store_uri
-        ``bolt://...`` of a running Neo4j with GDS (credentials from ``NEO4J_USER`` /
-        ``NEO4J_PASSWORD``); the data is loaded only if the store holds no customers.
+        ``bolt://...`` of a running Neo4j with GDS (credentials from `neo4j`); the data is
+        loaded only if the store holds no customers.
         ``None`` starts a local server with GDS in ``workdir/neo4j`` on free ports (and
         stops it at the end), loading the generated data unless it holds it already.
     workdir
@@ -484,6 +474,10 @@ def run_gds_bench(
         reported, so GDS is measured with a warm JVM (its first call of each procedure
         loads and compiles code) and both sides read a warm page cache. Every run's total
         and the first run's per-measure times are kept in ``runs``.
+    neo4j
+        The Neo4j settings (default: the process's): credentials and database of
+        `store_uri`, and the heap and page cache of a local server when they were set
+        (unset: sized for `customers`).
 
     Returns
     -------
@@ -501,7 +495,9 @@ def run_gds_bench(
     from rich.console import Console
 
     from graph.errors import ConfigError, StoreUnavailable
-    from graph.store import NEO4J_SCHEMES, Neo4jOptions, neo4j_local, open_store
+    from graph.store import NEO4J_SCHEMES, neo4j_local, open_store
+
+    neo4j = neo4j or get_settings().neo4j
 
     console = console or Console(stderr=True)
     say = lambda msg: console.print(f"[bold]bench gds[/bold] {msg}")  # noqa: E731
@@ -532,32 +528,40 @@ def run_gds_bench(
     try:
         if own_server:
             say(f"starting a local Neo4j with GDS in {server_dir}")
-            heap = "8g" if customers >= 500_000 else "4g"
-            page = "2g" if customers >= 500_000 else "1g"
-            with _env(GUANXI_NEO4J_HEAP=heap, GUANXI_NEO4J_PAGECACHE=page):
-                info = neo4j_local.start(
-                    server_dir, bolt_port=_free_port(), http_port=_free_port(), gds=True
-                )
+            chosen = neo4j.model_fields_set
+            heap = neo4j.heap if "heap" in chosen else "8g" if customers >= 500_000 else "4g"
+            page = (
+                neo4j.pagecache if "pagecache" in chosen else "2g" if customers >= 500_000 else "1g"
+            )
+            info = neo4j_local.start(
+                server_dir,
+                bolt_port=_free_port(),
+                http_port=_free_port(),
+                gds=True,
+                heap=heap,
+                pagecache=page,
+            )
             uri, user, password = info["bolt_uri"], info["user"], info["password"]
             server_pid = info.get("pid")
             result["server"] = {
                 "local": True,
-                "heap": os.environ.get("GUANXI_NEO4J_HEAP", heap),
-                "pagecache": os.environ.get("GUANXI_NEO4J_PAGECACHE", page),
+                "heap": heap,
+                "pagecache": page,
                 "startup_s": info.get("startup_seconds"),
             }
         else:
             uri = store_uri
-            user = os.environ.get("NEO4J_USER") or "neo4j"
-            password = os.environ.get("NEO4J_PASSWORD") or ""
+            user = neo4j.user
+            password = neo4j.password_value() or ""
             if not password:
                 raise StoreUnavailable(f"no password for Neo4j at {uri}; set NEO4J_PASSWORD")
             server_pid = _local_server_pid(uri)
             result["server"] = {"local": False, "uri": uri}
         result["server"]["pid_known"] = server_pid is not None
 
-        gds = _Gds(uri, user, password, os.environ.get("NEO4J_DATABASE") or None)
-        store = open_store(uri, neo4j=Neo4jOptions(user=user, password=password))
+        gds = _Gds(uri, user, password, neo4j.database)
+        options = dataclasses.replace(neo4j.store_options(), user=user, password=password)
+        store = open_store(uri, neo4j=options)
         try:
             try:
                 result["gds_version"] = gds.version()

@@ -1,5 +1,5 @@
 """The `guanxi` command line: typer commands that call the use cases and print."""
 
-from api.cli.main import app, main
+from api.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
 from api import usecases
+from api.cli.errors import errors
+from api.cli.render import err, out, progress
+
+
+def demo(
+    customers: Annotated[int, typer.Option(help="Customers to generate.")] = 5000,
+    workdir: Annotated[Path, typer.Option(help="Where data and store go.")] = Path("guanxi-demo"),
+    seed: Annotated[int, typer.Option(help="Seed for data and analysis.")] = 7,
+) -> None:
+    """Generate sample data, load it into a fresh embedded store, analyse and show results."""
+    with errors():
+        run_demo(out, err, customers=customers, workdir=workdir, seed=seed, progress=progress)
 
 
 def run_demo(

@@ -1,4 +1,4 @@
-"""The HTTP API: `create_app()` builds the FastAPI app, `serve()` runs it under uvicorn.
+"""The HTTP API: `create_app()` builds the FastAPI app; `guanxi serve` runs it under uvicorn.
 
 This is the edge that translates errors: not-found errors become 404, rule, loader and
 configuration errors 422 (a rule error carries the `position`), an unreachable store 503,
@@ -242,21 +242,15 @@ def create_app(
     return app
 
 
-def serve(host: str, port: int, store_uri: str | None, *, access_log: bool = False) -> None:
-    """Run the API under uvicorn with one worker until interrupted.
+def create_app_from_settings() -> FastAPI:
+    """The app over the process's settings, for ``uvicorn --factory`` (`guanxi serve`).
 
     Raises
     ------
     ConfigError
-        ``GUANXI_API_KEYS`` is malformed.
+        A setting is refused, or ``GUANXI_API_KEYS`` is malformed.
     """
-    import uvicorn
-
-    settings = get_settings()
-    if store_uri:
-        settings = settings.model_copy(update={"store": store_uri.strip()})
-    app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, workers=1, access_log=access_log, log_level="info")
+    return create_app(get_settings())
 
 
-__all__ = ["create_app", "serve"]
+__all__ = ["create_app", "create_app_from_settings"]

@@ -2,23 +2,46 @@
 
 from __future__ import annotations
 
-from graph.store import GraphStore, Neo4jOptions, open_store
+from typing import TYPE_CHECKING
+
+from graph.store import GraphStore, open_store
+
+if TYPE_CHECKING:
+    from api.settings import Settings
 
 
-def open_configured_store(uri: str, *, read_only: bool = False) -> GraphStore:
-    """Open a store with credentials from settings (Neo4j) — the one door the edges use."""
+def open_configured_store(
+    uri: str, *, read_only: bool = False, settings: Settings | None = None
+) -> GraphStore:
+    """Open the store `uri` names with the Neo4j section of `settings` (credentials, batches).
+
+    Parameters
+    ----------
+    uri
+        The store URI; a DuckDB store ignores the Neo4j section.
+    read_only
+        Open DuckDB read-only (readers next to a writer).
+    settings
+        Default: `api.settings.get_settings()`, the process's settings.
+
+    Raises
+    ------
+    ConfigError
+        The URI names no known store, or a setting holds a value it refuses.
+    StoreUnavailable
+        The store cannot be opened or reached.
+    """
+    s = settings or _process_settings()
+    return open_store(uri, read_only=read_only, neo4j=s.neo4j.store_options())
+
+
+def open_default(uri: str | None, *, settings: Settings | None = None) -> GraphStore:
+    """Open `uri`, or the store the settings name when it is None (``GUANXI_STORE``)."""
+    s = settings or _process_settings()
+    return open_configured_store(uri or s.store, settings=s)
+
+
+def _process_settings() -> Settings:
     from api.settings import get_settings
 
-    s = get_settings()
-    pw = s.neo4j_password.get_secret_value() if s.neo4j_password else None
-    return open_store(
-        uri,
-        read_only=read_only,
-        neo4j=Neo4jOptions(user=s.neo4j_user, password=pw),
-    )
-
-
-def open_default(uri: str | None) -> GraphStore:
-    from api.settings import get_settings
-
-    return open_configured_store(uri or get_settings().store)
+    return get_settings()

@@ -62,6 +62,7 @@ def open_store(
             database=opts.database,
             batch_size=opts.batch_size,
             history_runs=opts.history_runs,
+            read_chunk=opts.read_chunk,
         )
     if uri.startswith("duckdb://") or uri.endswith(".duckdb"):
         from graph.store.duckdb_store import DuckDBStore

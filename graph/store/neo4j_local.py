@@ -19,12 +19,14 @@ Command line (for CI and people)::
 
     python -m graph.store.neo4j_local build [--gds]
     python -m graph.store.neo4j_local start [--dir .neo4j] [--gds] \\
-        [--bolt-port 7687] [--http-port 7474]
+        [--bolt-port 7687] [--http-port 7474] [--heap 2g] [--pagecache 512m]
     python -m graph.store.neo4j_local status [--dir .neo4j]
     python -m graph.store.neo4j_local stop [--dir .neo4j]
 
-Environment: ``NEO4J_PASSWORD`` (password when none is given), ``GUANXI_NEO4J_HEAP`` (JVM -Xmx,
-default ``2g``), ``GUANXI_NEO4J_PAGECACHE`` (page cache, default ``512m``).
+The functions take the heap, page cache and password as arguments; `guanxi neo4j local` passes
+them from `api.settings`. Only this command line, a process entry point like the CLI, falls back
+to ``GUANXI_NEO4J_HEAP``, ``GUANXI_NEO4J_PAGECACHE`` and ``NEO4J_PASSWORD`` for the options it
+is not given, because CI and developers' scripts start test servers that way.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from graph.errors import ConfigError, StoreUnavailable
 
 __all__ = [
     "DEFAULT_DIR",
+    "DEFAULT_HEAP",
+    "DEFAULT_PAGECACHE",
     "MODULE_DIR",
     "build",
     "check_prerequisites",
@@ -63,6 +67,9 @@ __all__ = [
 
 #: Where a server keeps its data when no directory is given (gitignored).
 DEFAULT_DIR = Path(".neo4j")
+#: JVM heap and page cache of a server started without other values (a laptop's share).
+DEFAULT_HEAP = "2g"
+DEFAULT_PAGECACHE = "512m"
 #: The Maven module that assembles the server.
 MODULE_DIR = Path(__file__).resolve().parent / "neo4j_server"
 
@@ -228,13 +235,18 @@ def build(*, gds: bool = False, force: bool = False) -> float:
 
 
 def java_command(
-    dir: Path, *, bolt_port: int, http_port: int, gds: bool, heap: str | None = None
+    dir: Path,
+    *,
+    bolt_port: int,
+    http_port: int,
+    gds: bool,
+    heap: str = DEFAULT_HEAP,
+    pagecache: str = DEFAULT_PAGECACHE,
 ) -> list[str]:
     """The ``java`` command line that runs the server for ``dir``.
 
     Why public: CI and people debugging a JVM problem can print and run it by hand.
     """
-    heap = heap or os.environ.get("GUANXI_NEO4J_HEAP", "2g")
     classpath = [str(_JAR), str(_LIB / "*")]
     if gds:
         # Same as bin/neo4j: plugins are on the class path and scanned for procedures.
@@ -255,7 +267,7 @@ def java_command(
         "--password-file",
         str(dir / "password"),
         "--pagecache",
-        os.environ.get("GUANXI_NEO4J_PAGECACHE", "512m"),
+        pagecache,
     ]
     if gds:
         cmd += ["--plugins", str(_PLUGINS)]
@@ -269,6 +281,8 @@ def start(
     http_port: int = 7474,
     gds: bool = False,
     password: str | None = None,
+    heap: str = DEFAULT_HEAP,
+    pagecache: str = DEFAULT_PAGECACHE,
     timeout: float = 180,
 ) -> dict[str, Any]:
     """Start (or find running) a local Neo4j server keeping its data in ``dir``.
@@ -286,9 +300,12 @@ def start(
     gds : bool
         Load Graph Data Science 2.13 (built with the ``gds`` Maven profile on first use).
     password : str or None
-        Password of user ``neo4j`` (at least 8 characters). Default: env ``NEO4J_PASSWORD``,
-        else the one stored in ``dir/password``, else a new random one. The one used is stored
-        in ``dir/password`` (mode 0600) and applied to the server on start.
+        Password of user ``neo4j`` (at least 8 characters). Default: the one stored in
+        ``dir/password``, else a new random one. The one used is stored in ``dir/password``
+        (mode 0600) and applied to the server on start.
+    heap, pagecache : str
+        JVM maximum heap (``-Xmx``) and Neo4j page cache, as ``512m`` or ``2g``. They apply
+        when a server starts; a server already running keeps its own.
     timeout : float
         Seconds to wait for Bolt to accept the login (the build is not counted).
 
@@ -336,7 +353,14 @@ def start(
         began = time.monotonic()
         with console.open("ab") as out:
             proc = subprocess.Popen(
-                java_command(dir, bolt_port=bolt_port, http_port=http_port, gds=gds),
+                java_command(
+                    dir,
+                    bolt_port=bolt_port,
+                    http_port=http_port,
+                    gds=gds,
+                    heap=heap,
+                    pagecache=pagecache,
+                ),
                 cwd=dir,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -404,7 +428,7 @@ def status(dir: Path = DEFAULT_DIR) -> dict[str, Any]:
 
 def _resolve_password(dir: Path, password: str | None) -> str:
     stored = dir / "password"
-    pw = password or os.environ.get("NEO4J_PASSWORD") or None
+    pw = password or None
     if pw is None and stored.is_file():
         pw = stored.read_text().strip() or None
     if pw is None:
@@ -591,6 +615,10 @@ def _main(argv: list[str] | None = None) -> int:
             p.add_argument("--bolt-port", type=int, default=7687)
             p.add_argument("--http-port", type=int, default=7474)
             p.add_argument("--timeout", type=float, default=180)
+            p.add_argument("--heap", default=os.environ.get("GUANXI_NEO4J_HEAP") or DEFAULT_HEAP)
+            p.add_argument(
+                "--pagecache", default=os.environ.get("GUANXI_NEO4J_PAGECACHE") or DEFAULT_PAGECACHE
+            )
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -601,6 +629,9 @@ def _main(argv: list[str] | None = None) -> int:
                 bolt_port=args.bolt_port,
                 http_port=args.http_port,
                 gds=args.gds,
+                password=os.environ.get("NEO4J_PASSWORD") or None,
+                heap=args.heap,
+                pagecache=args.pagecache,
                 timeout=args.timeout,
             )
             print(json.dumps({k: v for k, v in info.items() if k != "password"}, indent=2))
