@@ -59,7 +59,12 @@ def neo4j_server() -> Iterator[dict]:
     already = neo4j_local.status(_LOCAL_DIR).get("running", False)
     try:
         info = neo4j_local.start(
-            _LOCAL_DIR, bolt_port=_free_port(), http_port=_free_port(), timeout=300
+            _LOCAL_DIR,
+            bolt_port=_free_port(),
+            http_port=_free_port(),
+            heap=os.environ.get("GUANXI_NEO4J_HEAP") or neo4j_local.DEFAULT_HEAP,
+            pagecache=os.environ.get("GUANXI_NEO4J_PAGECACHE") or neo4j_local.DEFAULT_PAGECACHE,
+            timeout=300,
         )
     except GuanxiError as exc:
         if IN_CI:

@@ -80,8 +80,10 @@ def test_password_is_resolved_and_stored_private(
     assert len(generated) >= 24
     assert stat.S_IMODE((tmp_path / "password").stat().st_mode) == 0o600
     assert neo4j_local._resolve_password(tmp_path, None) == generated  # reused
+    # the environment is the settings' to read: callers pass NEO4J_PASSWORD as an argument
     monkeypatch.setenv("NEO4J_PASSWORD", "from-the-env")
-    assert neo4j_local._resolve_password(tmp_path, None) == "from-the-env"
+    assert neo4j_local._resolve_password(tmp_path, None) == generated
+    assert neo4j_local._resolve_password(tmp_path, "from-the-env") == "from-the-env"
     assert neo4j_local._resolve_password(tmp_path, "given-as-arg") == "given-as-arg"
     assert (tmp_path / "password").read_text().strip() == "given-as-arg"
     with pytest.raises(ConfigError, match="8 characters"):
