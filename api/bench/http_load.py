@@ -224,7 +224,8 @@ def _drive(base: str, paths: list[str], *, seconds: float, rate: float, concurre
         capture_output=True,
         text=True,
         check=True,
-        cwd=str(Path(__file__).resolve().parents[1]),
+        # the repository root: from api/ itself, api/http would shadow the standard library's http
+        cwd=str(Path(__file__).resolve().parents[2]),
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
