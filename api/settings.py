@@ -15,6 +15,7 @@ lists every one.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -28,7 +29,14 @@ from graph.errors import ConfigError
 from graph.store import DEFAULT_STORE_URI, Neo4jOptions
 from graph.store.options import DEFAULT_BATCH_SIZE, DEFAULT_HISTORY_RUNS, DEFAULT_READ_CHUNK
 
-__all__ = ["ROLES", "Neo4jSettings", "Settings", "get_settings", "overridden_settings"]
+__all__ = [
+    "ROLES",
+    "Neo4jSettings",
+    "Settings",
+    "child_environment",
+    "get_settings",
+    "overridden_settings",
+]
 
 ROLES = ("viewer", "operator", "admin")
 
@@ -218,6 +226,15 @@ def overridden_settings(**values: object) -> Iterator[Settings]:
         _overrides.clear()
         _overrides.update(saved)
         get_settings.cache_clear()
+
+
+def child_environment(**values: str) -> dict[str, str]:
+    """This process's environment with `values` on top, for a child process configured by it.
+
+    The benchmarks start servers as an operator would, through their environment; reading
+    ours to pass it on stays here with every other read of it.
+    """
+    return {**os.environ, **values}
 
 
 def _describe(exc: ValidationError) -> str:

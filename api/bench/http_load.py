@@ -32,6 +32,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from api.settings import child_environment
+
 BENCH_KEY = "bench-viewer-key"
 ENDPOINTS = ("/influencers?limit=20", "/customers/{id}")
 
@@ -139,7 +141,7 @@ def run_api_bench(
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         # the server is a separate process, configured as an operator would: its environment
-        env = {**os.environ, "GUANXI_API_KEYS": f"viewer:{BENCH_KEY}", "GUANXI_STORE": store_uri}
+        env = child_environment(GUANXI_API_KEYS=f"viewer:{BENCH_KEY}", GUANXI_STORE=store_uri)
         server = subprocess.Popen(
             [
                 sys.executable,

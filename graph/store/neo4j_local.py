@@ -23,10 +23,9 @@ Command line (for CI and people)::
     python -m graph.store.neo4j_local status [--dir .neo4j]
     python -m graph.store.neo4j_local stop [--dir .neo4j]
 
-The functions take the heap, page cache and password as arguments; `guanxi neo4j local` passes
-them from `api.settings`. Only this command line, a process entry point like the CLI, falls back
-to ``GUANXI_NEO4J_HEAP``, ``GUANXI_NEO4J_PAGECACHE`` and ``NEO4J_PASSWORD`` for the options it
-is not given, because CI and developers' scripts start test servers that way.
+Nothing here reads the environment: the heap, page cache and password are arguments, which
+`guanxi neo4j local start` fills from `api.settings` (``GUANXI_NEO4J_HEAP``,
+``GUANXI_NEO4J_PAGECACHE``, ``NEO4J_PASSWORD``) and this command line from its options.
 """
 
 from __future__ import annotations
@@ -615,10 +614,8 @@ def _main(argv: list[str] | None = None) -> int:
             p.add_argument("--bolt-port", type=int, default=7687)
             p.add_argument("--http-port", type=int, default=7474)
             p.add_argument("--timeout", type=float, default=180)
-            p.add_argument("--heap", default=os.environ.get("GUANXI_NEO4J_HEAP") or DEFAULT_HEAP)
-            p.add_argument(
-                "--pagecache", default=os.environ.get("GUANXI_NEO4J_PAGECACHE") or DEFAULT_PAGECACHE
-            )
+            p.add_argument("--heap", default=DEFAULT_HEAP, help="JVM -Xmx, e.g. 1g")
+            p.add_argument("--pagecache", default=DEFAULT_PAGECACHE, help="e.g. 512m")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -629,7 +626,6 @@ def _main(argv: list[str] | None = None) -> int:
                 bolt_port=args.bolt_port,
                 http_port=args.http_port,
                 gds=args.gds,
-                password=os.environ.get("NEO4J_PASSWORD") or None,
                 heap=args.heap,
                 pagecache=args.pagecache,
                 timeout=args.timeout,

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from api.settings import Neo4jSettings, Settings, get_settings, overridden_settings
+from api.settings import (
+    Neo4jSettings,
+    Settings,
+    child_environment,
+    get_settings,
+    overridden_settings,
+)
 from graph.errors import ConfigError
 from graph.store import Neo4jOptions
 from graph.store.options import DEFAULT_BATCH_SIZE, DEFAULT_HISTORY_RUNS, DEFAULT_READ_CHUNK
@@ -183,3 +190,10 @@ def test_parsed_api_keys():
     assert s.parsed_api_keys() == {"k1": "viewer", "k2": "operator", "k3": "admin"}
     with pytest.raises(ValueError, match="bad entry starting 'root:k4'"):
         Settings(api_keys="root:k4").parsed_api_keys()
+
+
+def test_a_child_environment_is_ours_with_values_on_top(clean_env):
+    clean_env.setenv("GUANXI_SEED", "5")
+    env = child_environment(GUANXI_STORE="duckdb:///child.duckdb", GUANXI_SEED="6")
+    assert env["GUANXI_STORE"] == "duckdb:///child.duckdb" and env["GUANXI_SEED"] == "6"
+    assert env["PATH"] == os.environ["PATH"]
