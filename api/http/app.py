@@ -15,6 +15,7 @@ import re
 import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.dependencies.models import Dependant
@@ -23,6 +24,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import usecases
 from api.http.auth import ACCESS_EXTENSION, Access, KeyRing, access_of
 from api.http.readmodel.reads import Reads
 from api.http.readmodel.run_cache import TagNotFound
@@ -212,7 +214,13 @@ def create_app(
         keys = settings.parsed_api_keys()
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    reads = Reads(settings.store, store=store, pii_columns=settings.pii_columns)
+    reads = Reads(
+        settings.store,
+        store=store,
+        # this app's settings, not the process's: its Neo4j section opens the store
+        open_store=partial(usecases.open_configured_store, read_only=True, settings=settings),
+        pii_columns=settings.pii_columns,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -197,3 +197,19 @@ def test_a_child_environment_is_ours_with_values_on_top(clean_env):
     env = child_environment(GUANXI_STORE="duckdb:///child.duckdb", GUANXI_SEED="6")
     assert env["GUANXI_STORE"] == "duckdb:///child.duckdb" and env["GUANXI_SEED"] == "6"
     assert env["PATH"] == os.environ["PATH"]
+
+
+def test_the_http_app_opens_its_store_with_its_own_settings(clean_env):
+    # the environment holds a password, the app's settings none: the app's settings decide
+    from fastapi.testclient import TestClient
+
+    from api.http.app import create_app
+
+    clean_env.setenv("NEO4J_PASSWORD", "from-the-environment")
+    settings = Settings(store="bolt://127.0.0.1:1", neo4j=Neo4jSettings(password=None))
+    with TestClient(create_app(settings, warm=False)) as client:
+        health = client.get("/health")
+    assert health.status_code == 503
+    assert health.json()["detail"] == (
+        "no password for Neo4j at bolt://127.0.0.1:1; set NEO4J_PASSWORD (user 'neo4j')"
+    )
