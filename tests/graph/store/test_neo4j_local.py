@@ -195,3 +195,13 @@ def test_gds_profile(tmp_path: Path) -> None:
             assert records[0]["gdsVersion"].startswith("2.13.")
     finally:
         neo4j_local.stop(tmp_path)
+
+
+def test_java_command_takes_heap_and_pagecache_as_given(tmp_path: Path) -> None:
+    cmd = neo4j_local.java_command(
+        tmp_path, bolt_port=1, http_port=2, gds=False, heap="1g", pagecache="256m"
+    )
+    assert "-Xmx1g" in cmd and cmd[cmd.index("--pagecache") + 1] == "256m"
+    default = neo4j_local.java_command(tmp_path, bolt_port=1, http_port=2, gds=False)
+    assert f"-Xmx{neo4j_local.DEFAULT_HEAP}" in default
+    assert default[default.index("--pagecache") + 1] == neo4j_local.DEFAULT_PAGECACHE
