@@ -55,7 +55,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import numpy as np
@@ -64,6 +64,8 @@ import psutil
 from api.bench.peak_rss import PeakRss
 from api.settings import Neo4jSettings, get_settings
 from graph.model import PROJECTION_COLUMNS
+from graph.store.neo4j import Neo4jStore
+from graph.store.neo4j.gds import Gds
 
 __all__ = ["gds_table", "run_gds_bench", "spearman", "top_k_overlap"]
 
@@ -75,10 +77,8 @@ PAGERANK_TOLERANCE = 1e-7
 PAGERANK_MAX_ITERATIONS = 100
 TOP_K = 100
 
-_REL = "GX_WEIGHTED"
 _G_NAT = "guanxi_bench_natural"
 _G_UND = "guanxi_bench_undirected"
-_WRITE_BATCH = 50_000
 MEASURES = (
     "projection",
     "pagerank",
@@ -207,63 +207,6 @@ def _ensure_loaded(
 # --------------------------------------------------------------------------- the GDS side
 
 
-class _Gds:
-    """A small driver wrapper for the GDS calls (the guanxi store keeps its own driver)."""
-
-    def __init__(self, uri: str, user: str, password: str, database: str | None) -> None:
-        import neo4j
-
-        self._driver = neo4j.GraphDatabase.driver(
-            uri, auth=(user, password), notifications_min_severity="OFF"
-        )
-        self._driver.verify_connectivity()
-        self._database = database
-
-    def close(self) -> None:
-        self._driver.close()
-
-    def run(self, cypher: str, **params: Any) -> list[list]:
-        with self._driver.session(database=self._database) as s:
-            return s.run(cypher, params).values()
-
-    def column_pairs(self, cypher: str, **params: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Run a query returning (nodeId, value) rows; both columns as numpy arrays."""
-        rows = self.run(cypher, **params)
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0)
-        arr = np.asarray(rows, dtype=np.float64)
-        return arr[:, 0].astype(np.int64), arr[:, 1]
-
-    def version(self) -> str:
-        return str(self.run("RETURN gds.version()")[0][0])
-
-    def drop_graphs(self) -> None:
-        for name in (_G_NAT, _G_UND):
-            self.run(
-                "CALL gds.graph.drop($name, false) YIELD graphName RETURN graphName", name=name
-            )
-
-    def remove_weighted(self) -> None:
-        self.run(
-            f"MATCH ()-[r:{_REL}]->() CALL {{ WITH r DELETE r }} IN TRANSACTIONS OF 50000 ROWS"
-        )
-
-    def write_weighted(self, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> None:
-        cypher = (
-            "UNWIND range(0, size($s) - 1) AS i "
-            "MATCH (a) WHERE id(a) = $s[i] MATCH (b) WHERE id(b) = $d[i] "
-            f"CREATE (a)-[:{_REL} {{weight: $w[i]}}]->(b)"
-        )
-        for start in range(0, src.size, _WRITE_BATCH):
-            sl = slice(start, start + _WRITE_BATCH)
-            with self._driver.session(database=self._database) as s:
-                s.execute_write(
-                    lambda tx, sl=sl: tx.run(
-                        cypher, s=src[sl].tolist(), d=dst[sl].tolist(), w=w[sl].tolist()
-                    ).consume()
-                )
-
-
 def _aligned(
     node_ids: np.ndarray, values: np.ndarray, pos_of: dict[int, int], n: int
 ) -> np.ndarray:
@@ -275,7 +218,7 @@ def _aligned(
 
 
 def _gds_side(
-    gds: _Gds, *, n_expected: int, seed: int, concurrency: int | None
+    gds: Gds, *, n_expected: int, seed: int, concurrency: int | None
 ) -> tuple[dict[str, float], dict[str, np.ndarray], np.ndarray, dict]:
     """Run and time the GDS side. Returns times, per-vertex arrays, the id order, info."""
     times: dict[str, float] = {}
@@ -284,7 +227,7 @@ def _gds_side(
 
     t0 = time.perf_counter()
     # the customer-id map: GDS streams internal node ids, a caller needs customer ids
-    rows = gds.run("MATCH (c:Customer) RETURN id(c), c.customer_id")
+    rows = gds.customer_nodes()
     cust = np.asarray([r[1] for r in rows], dtype=object)
     order = np.argsort(cust, kind="stable")  # vertex i = i-th smallest id, as in guanxi
     node_of_vertex = np.asarray([r[0] for r in rows], dtype=np.int64)[order]
@@ -294,85 +237,40 @@ def _gds_side(
     times["id_map"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    nat = gds.run(
-        "CALL gds.graph.project($name, 'Customer', "
-        "{" + _REL + ": {orientation: 'NATURAL', properties: 'weight'}}) "
-        "YIELD nodeCount, relationshipCount RETURN nodeCount, relationshipCount",
-        name=_G_NAT,
-    )[0]
-    und = gds.run(
-        "CALL gds.graph.project($name, 'Customer', "
-        "{" + _REL + ": {orientation: 'UNDIRECTED', aggregation: 'SUM', "
-        "properties: {weight: {property: 'weight', aggregation: 'SUM'}}}}) "
-        "YIELD nodeCount, relationshipCount RETURN nodeCount, relationshipCount",
-        name=_G_UND,
-    )[0]
+    nat = gds.project(_G_NAT, undirected=False)
+    und = gds.project(_G_UND, undirected=True)
     times["projection"] = time.perf_counter() - t
     info["natural"] = {"nodes": nat[0], "relationships": nat[1]}
     info["undirected"] = {"nodes": und[0], "relationships": und[1]}
-    sizes = gds.run(
-        "CALL gds.graph.list() YIELD graphName, sizeInBytes "
-        "WHERE graphName IN [$a, $b] RETURN graphName, sizeInBytes",
-        a=_G_NAT,
-        b=_G_UND,
-    )
-    info["graph_size_mb"] = {name: _mb(size) for name, size in sizes}
+    sizes = gds.graph_sizes([_G_NAT, _G_UND])
+    info["graph_size_mb"] = {name: _mb(size) for name, size in sizes.items()}
     if nat[0] != n_expected:
         info["warning"] = f"GDS projected {nat[0]} customers, guanxi has {n_expected}"
 
-    def stream(name: str, proc: str, graph: str, config: dict, col: str) -> np.ndarray:
+    def stream(measure: str, graph: str, config: dict) -> np.ndarray:
         def call() -> np.ndarray:
-            nid, val = gds.column_pairs(
-                f"CALL {proc}($g, $cfg) YIELD nodeId, {col} RETURN nodeId, {col}",
-                g=graph,
-                cfg={**config, **conc},
-            )
+            nid, val = gds.stream(measure, graph, {**config, **conc})
             return _aligned(nid, val, pos_of, n)
 
-        return _timed(times, name, call)
+        return _timed(times, measure, call)
 
+    pagerank = {
+        "dampingFactor": DAMPING,
+        "relationshipWeightProperty": "weight",
+        "tolerance": PAGERANK_TOLERANCE,
+        "maxIterations": PAGERANK_MAX_ITERATIONS,
+    }
+    leiden = {"relationshipWeightProperty": "weight", "gamma": RESOLUTION, "randomSeed": seed}
+    betweenness = {"samplingSize": BETWEENNESS_SAMPLES, "samplingSeed": seed}
     out: dict[str, np.ndarray] = {}
-    out["pagerank"] = stream(
-        "pagerank",
-        "gds.pageRank.stream",
-        _G_NAT,
-        {
-            "dampingFactor": DAMPING,
-            "relationshipWeightProperty": "weight",
-            "tolerance": PAGERANK_TOLERANCE,
-            "maxIterations": PAGERANK_MAX_ITERATIONS,
-        },
-        "score",
-    )
+    out["pagerank"] = stream("pagerank", _G_NAT, pagerank)
     out["weighted_degree"] = stream(
-        "weighted_degree",
-        "gds.degree.stream",
-        _G_UND,
-        {"relationshipWeightProperty": "weight"},
-        "score",
+        "weighted_degree", _G_UND, {"relationshipWeightProperty": "weight"}
     )
-    out["communities"] = stream(
-        "communities",
-        "gds.leiden.stream",
-        _G_UND,
-        {"relationshipWeightProperty": "weight", "gamma": RESOLUTION, "randomSeed": seed},
-        "communityId",
-    )
-    out["kcore"] = stream("kcore", "gds.kcore.stream", _G_UND, {}, "coreValue")
-    out["clustering"] = stream(
-        "clustering",
-        "gds.localClusteringCoefficient.stream",
-        _G_UND,
-        {},
-        "localClusteringCoefficient",
-    )
-    out["betweenness"] = stream(
-        "betweenness",
-        "gds.betweenness.stream",
-        _G_UND,
-        {"samplingSize": BETWEENNESS_SAMPLES, "samplingSeed": seed},
-        "score",
-    )
+    out["communities"] = stream("communities", _G_UND, leiden)
+    out["kcore"] = stream("kcore", _G_UND, {})
+    out["clustering"] = stream("clustering", _G_UND, {})
+    out["betweenness"] = stream("betweenness", _G_UND, betweenness)
     return times, out, ids_sorted, info
 
 
@@ -559,9 +457,10 @@ def run_gds_bench(
             result["server"] = {"local": False, "uri": uri}
         result["server"]["pid_known"] = server_pid is not None
 
-        gds = _Gds(uri, user, password, neo4j.database)
         options = dataclasses.replace(neo4j.store_options(), user=user, password=password)
         store = open_store(uri, neo4j=options)
+        # the GDS calls go through the store's own connection and statement registry
+        gds = Gds(cast(Neo4jStore, store))
         try:
             try:
                 result["gds_version"] = gds.version()
@@ -589,11 +488,10 @@ def run_gds_bench(
             )
         finally:
             with contextlib.suppress(Exception):
-                gds.drop_graphs()
+                gds.drop_graphs([_G_NAT, _G_UND])
             with contextlib.suppress(Exception):
                 gds.remove_weighted()
             store.close()
-            gds.close()
     finally:
         if own_server:
             say("stopping the local Neo4j")
@@ -604,7 +502,7 @@ def run_gds_bench(
 
 
 def _compare(
-    gds: _Gds,
+    gds: Gds,
     store: Any,
     *,
     server_pid: int | None,
@@ -633,9 +531,9 @@ def _compare(
     del rel
     src, dst, w = edge_arrays(g0.graph)
     n = g0.n
-    gds.drop_graphs()
+    gds.drop_graphs([_G_NAT, _G_UND])
     gds.remove_weighted()
-    node_of = dict(gds.run("MATCH (c:Customer) RETURN c.customer_id, id(c)"))
+    node_of = {customer_id: node for node, customer_id in gds.customer_nodes()}
     node_ids = np.asarray([node_of[c] for c in g0.ids.tolist()], dtype=np.int64)
     gds.write_weighted(node_ids[src], node_ids[dst], w)
     out["setup_s"] = round(time.perf_counter() - t, 2)
@@ -663,7 +561,7 @@ def _compare(
             gds_times, gds_out, gds_ids, gds_info = _gds_side(
                 gds, n_expected=n, seed=seed, concurrency=concurrency
             )
-            gds.drop_graphs()
+            gds.drop_graphs([_G_NAT, _G_UND])
         after = PeakRss({"server": server_pid}).now().get("server")
         if rss_gds.peak.get("server") is not None:
             rss_gds_peak = max(rss_gds_peak or 0, rss_gds.peak["server"])

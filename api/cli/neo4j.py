@@ -70,7 +70,7 @@ def neo4j_local_status(dir: DirOpt = Path(".neo4j"), as_json: JsonOpt = False) -
 
 def neo4j_statements(as_json: JsonOpt = False) -> None:
     """Every Cypher statement guanxi can send, taken from the store code itself."""
-    from graph.store.neo4j_store import all_statements
+    from graph.store.neo4j import all_statements
 
     stmts = all_statements()
     if as_json:

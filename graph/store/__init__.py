@@ -9,7 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from graph.errors import ConfigError
-from graph.store.base import EgoNetwork, GraphStore, UpsertCounts
+from graph.store.base import (
+    EgoNetwork,
+    GraphStore,
+    IngestSink,
+    Maintenance,
+    QueryService,
+    RunRepository,
+    TableSource,
+    TagScanner,
+    UpsertCounts,
+)
 from graph.store.options import Neo4jOptions
 
 DEFAULT_STORE_URI = "duckdb:///./guanxi.duckdb"
@@ -19,7 +29,13 @@ __all__ = [
     "DEFAULT_STORE_URI",
     "EgoNetwork",
     "GraphStore",
+    "IngestSink",
+    "Maintenance",
     "Neo4jOptions",
+    "QueryService",
+    "RunRepository",
+    "TableSource",
+    "TagScanner",
     "UpsertCounts",
     "open_store",
 ]
@@ -52,7 +68,7 @@ def open_store(
         The store exists but cannot be opened or reached.
     """
     if uri.startswith(NEO4J_SCHEMES):
-        from graph.store.neo4j_store import Neo4jStore
+        from graph.store.neo4j import Neo4jStore
 
         opts = neo4j or Neo4jOptions()
         return Neo4jStore(

@@ -1,4 +1,10 @@
-"""The store contract: the only store type callers see.
+"""The store contract: small protocols by role, and `GraphStore`, their union.
+
+Roles: `IngestSink` (what a load writes), `TableSource` (what the analysis reads),
+`RunRepository` (runs written, published, read back) and `QueryService` (rankings, one
+customer, a neighbourhood). Capabilities a store may or may not have are protocols of their
+own, checked with ``isinstance``: `TagScanner` (streaming a run's tags) and `Maintenance`
+(emptying the store). What both stores compute the same way is in `graph.store.common`.
 
 Two implementations stand behind it: the embedded DuckDB file (default, no server) and Neo4j
 (production). Everything crosses the boundary as columns (Arrow tables, DataFrames), never as
@@ -21,7 +27,6 @@ from typing import Protocol, Self, runtime_checkable
 import pandas as pd
 import pyarrow as pa
 
-from graph.errors import ConfigError
 from graph.model import RunInfo
 
 
@@ -41,27 +46,8 @@ class EgoNetwork:
     edges: pd.DataFrame  # src_id, dst_id, type, weight, interactions
 
 
-def checked_pii_columns(columns: Sequence[str]) -> list[str]:
-    """Column names to declare PII, stripped; both stores check them the same way.
-
-    Raises
-    ------
-    ConfigError
-        A name is not a string or is blank (a stray comma in ``--pii-columns a,,b``).
-    """
-    if isinstance(columns, str):
-        raise ConfigError(f"PII columns must be a list of names, not the string {columns!r}")
-    out = []
-    for c in columns:
-        if not isinstance(c, str) or not c.strip():
-            raise ConfigError(f"PII column name {c!r} is blank or not a string; name a column")
-        out.append(c.strip())
-    return out
-
-
-@runtime_checkable
-class GraphStore(Protocol):
-    """Customers, relations, transactions and events in; runs, metrics, communities, tags out."""
+class StoreHandle(Protocol):
+    """What every role shares: the store's URI and closing it (also as a context manager)."""
 
     uri: str
 
@@ -69,7 +55,14 @@ class GraphStore(Protocol):
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
 
-    # --- input tables -------------------------------------------------------------------
+
+@runtime_checkable
+class IngestSink(StoreHandle, Protocol):
+    """Where a load writes: customers, their relations, transactions and events, PII columns.
+
+    The loader validates references against `customer_ids` before it writes.
+    """
+
     def customer_ids(self) -> pa.Array:
         """Every known customer id (string array), for validating references."""
         ...
@@ -82,15 +75,6 @@ class GraphStore(Protocol):
         """Insert relations, transactions or events not already present (natural key)."""
         ...
 
-    def counts(self) -> dict[str, int]:
-        """Row count of each input table."""
-        ...
-
-    def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
-        """A whole input table as Arrow (the projection and the features read this)."""
-        ...
-
-    # --- store metadata -------------------------------------------------------------------
     def declare_pii_columns(self, columns: Sequence[str]) -> None:
         """Add customer columns to the set declared PII (kept in the store, never removed).
 
@@ -99,11 +83,34 @@ class GraphStore(Protocol):
         """
         ...
 
+
+@runtime_checkable
+class TableSource(StoreHandle, Protocol):
+    """Where the analysis reads its input: whole tables as Arrow, counts, PII declarations."""
+
+    def counts(self) -> dict[str, int]:
+        """Row count of each input table."""
+        ...
+
+    def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """A whole input table as Arrow (the projection and the features read this).
+
+        Raises
+        ------
+        ValueError
+            Unknown table or column (see `graph.store.common.checked_columns`).
+        """
+        ...
+
     def declared_pii_columns(self) -> tuple[str, ...]:
         """The columns declared PII in this store, sorted; empty when none were declared."""
         ...
 
-    # --- runs -----------------------------------------------------------------------------
+
+@runtime_checkable
+class RunRepository(StoreHandle, Protocol):
+    """Analysis runs: written unpublished, published in one step, then read back."""
+
     def write_run(self, run: RunInfo, *, metrics: pd.DataFrame, communities: pd.DataFrame) -> None:
         """Persist one analysis run: its record, per-customer metrics and community stats.
 
@@ -154,13 +161,14 @@ class GraphStore(Protocol):
         """Tag assignments of a run (customer_id, tag_id, score, reason, run_id)."""
         ...
 
-    def scan_tags(self, run_id: str, *, batch_size: int = 200_000) -> Iterator[pa.RecordBatch]:
-        """Every assignment of a run (customer_id, tag_id, score, reason) in Arrow batches."""
-        ...
-
     def read_catalog(self, run_id: str) -> pd.DataFrame:
         """The catalog a run was tagged with, with the count of customers holding each tag."""
         ...
+
+
+@runtime_checkable
+class QueryService(StoreHandle, Protocol):
+    """The reads behind the API's and CLI's answers: rankings, one customer, a neighbourhood."""
 
     def top_influencers(
         self,
@@ -186,3 +194,38 @@ class GraphStore(Protocol):
     def ego_network(self, customer_id: str, *, hops: int, limit: int) -> EgoNetwork:
         """Neighbours within `hops` (1 or 2) and the relations among them, strongest first."""
         ...
+
+
+@runtime_checkable
+class TagScanner(Protocol):
+    """Streaming every assignment of a run, a capability beside `RunRepository.read_tags`.
+
+    The read model builds its tag index from it when a store declares it (implements it),
+    and otherwise from one ``read_tags`` of a small run; test doubles may leave it out.
+    """
+
+    def scan_tags(self, run_id: str, *, batch_size: int = 200_000) -> Iterator[pa.RecordBatch]:
+        """Every assignment of a run (customer_id, tag_id, score, reason) in Arrow batches."""
+        ...
+
+
+@runtime_checkable
+class Maintenance(Protocol):
+    """Emptying a store (benchmarks and tests start from nothing); a capability, not a role.
+
+    Declared by the stores whose data lives outside a file a caller could simply delete
+    (Neo4j); callers check ``isinstance(store, Maintenance)`` instead of probing for it.
+    """
+
+    def clear(self) -> int:
+        """Delete every customer, relation, run and tag; returns how many nodes or rows went."""
+        ...
+
+
+@runtime_checkable
+class GraphStore(IngestSink, TableSource, RunRepository, QueryService, Protocol):
+    """Customers, relations, transactions and events in; runs, metrics, communities, tags out.
+
+    The union of the four roles, for callers that need all of them (the use cases that load,
+    analyze and answer). A function that needs one role takes that protocol instead.
+    """

@@ -28,7 +28,14 @@ import pyarrow as pa
 from graph.errors import CustomerNotFound, RunNotFound, StoreError, StoreUnavailable
 from graph.failpoints import failpoint
 from graph.model import NATURAL_KEYS, SCHEMAS, TABLES, RunInfo
-from graph.store.base import EgoNetwork, UpsertCounts, checked_pii_columns
+from graph.ranking import sql_influence_order
+from graph.store.base import EgoNetwork, UpsertCounts
+from graph.store.common import (
+    assemble_ego_network,
+    checked_columns,
+    checked_page,
+    checked_pii_columns,
+)
 
 _DUCK_TYPES = {
     pa.string(): "VARCHAR",
@@ -75,7 +82,7 @@ def _positioned(table: pa.Table) -> pa.Table:
 
 
 class DuckDBStore:
-    """GraphStore over a DuckDB file.
+    """GraphStore over a DuckDB file; also `TagScanner` (it streams a run's tags).
 
     One connection per store; each thread gets its own cursor, so FastAPI's thread pool can
     read concurrently.
@@ -252,13 +259,7 @@ class DuckDBStore:
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES}
 
     def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
-        if name not in TABLES:
-            raise ValueError(f"unknown table {name!r}")
-        allowed = SCHEMAS[name].names
-        cols = list(columns) if columns else allowed
-        bad = [c for c in cols if c not in allowed]
-        if bad:
-            raise ValueError(f"unknown column(s) {bad} for {name}")
+        cols = checked_columns(name, columns)
         collist = ", ".join(f'"{c}"' for c in cols)
         return self._cur().sql(f"SELECT {collist} FROM {name}").to_arrow_table()
 
@@ -435,6 +436,7 @@ class DuckDBStore:
         limit: int | None = None,
         offset: int = 0,
     ) -> pd.DataFrame:
+        checked_page(limit=limit, offset=offset)
         where, args = ["run_id = ?"], [run_id]
         if customer_id is not None:
             where.append("customer_id = ?")
@@ -485,6 +487,8 @@ class DuckDBStore:
         community_id: str | None = None,
         tag_id: str | None = None,
     ) -> pd.DataFrame:
+        """Customers of a run in the order of `graph.ranking` (influence, then id)."""
+        checked_page(limit=limit, offset=offset)
         self._check_run(run_id)
         where, args = ["m.run_id = ?"], [run_id]
         if community_id is not None:
@@ -499,7 +503,9 @@ class DuckDBStore:
         sql = (
             "SELECT m.* EXCLUDE (run_id) FROM metrics m WHERE "
             + " AND ".join(where)
-            + " ORDER BY m.influence DESC, m.customer_id LIMIT ? OFFSET ?"
+            + " ORDER BY "
+            + sql_influence_order(influence="m.influence", customer_id="m.customer_id")
+            + " LIMIT ? OFFSET ?"
         )
         return self._cur().execute(sql, [*args, int(limit), int(offset)]).df()
 
@@ -513,48 +519,63 @@ class DuckDBStore:
         return dict(zip(names, row, strict=True))
 
     def ego_network(self, customer_id: str, *, hops: int, limit: int) -> EgoNetwork:
+        """Neighbours within `hops` and the relations among them (`common.assemble_ego_network`)."""
         self.get_customer(customer_id)
         con = self._cur()
-        first = con.execute(
-            "SELECT other, sum(w) AS w FROM ("
-            " SELECT dst_id AS other, coalesce(count, 1) AS w FROM relations WHERE src_id = ?"
-            " UNION ALL"
-            " SELECT src_id AS other, coalesce(count, 1) AS w FROM relations WHERE dst_id = ?)"
-            " GROUP BY other ORDER BY w DESC, other LIMIT ?",
-            [customer_id, customer_id, int(limit)],
-        ).df()
-        ids = [customer_id, *first["other"].tolist()]
-        hop = {customer_id: 0, **{c: 1 for c in first["other"]}}
-        if hops >= 2 and len(ids) < limit + 1:
-            second = con.execute(
-                "SELECT other, sum(w) AS w FROM ("
-                " SELECT dst_id AS other, coalesce(count, 1) AS w FROM relations"
-                "  WHERE src_id IN (SELECT unnest(?::VARCHAR[]))"
-                " UNION ALL"
-                " SELECT src_id AS other, coalesce(count, 1) AS w FROM relations"
-                "  WHERE dst_id IN (SELECT unnest(?::VARCHAR[])))"
-                " WHERE other NOT IN (SELECT unnest(?::VARCHAR[]))"
-                " GROUP BY other ORDER BY w DESC, other LIMIT ?",
-                [ids[1:], ids[1:], ids, int(limit) + 1 - len(ids)],
+
+        def first_hop(cid: str, n: int) -> list[str]:
+            return (
+                con.execute(
+                    "SELECT other, sum(w) AS w FROM ("
+                    " SELECT dst_id AS other, coalesce(count, 1) AS w FROM relations"
+                    "  WHERE src_id = ?"
+                    " UNION ALL"
+                    " SELECT src_id AS other, coalesce(count, 1) AS w FROM relations"
+                    "  WHERE dst_id = ?)"
+                    " GROUP BY other ORDER BY w DESC, other LIMIT ?",
+                    [cid, cid, n],
+                )
+                .df()["other"]
+                .tolist()
+            )
+
+        def second_hop(frontier: list[str], exclude: list[str], n: int) -> list[str]:
+            return (
+                con.execute(
+                    "SELECT other, sum(w) AS w FROM ("
+                    " SELECT dst_id AS other, coalesce(count, 1) AS w FROM relations"
+                    "  WHERE src_id IN (SELECT unnest(?::VARCHAR[]))"
+                    " UNION ALL"
+                    " SELECT src_id AS other, coalesce(count, 1) AS w FROM relations"
+                    "  WHERE dst_id IN (SELECT unnest(?::VARCHAR[])))"
+                    " WHERE other NOT IN (SELECT unnest(?::VARCHAR[]))"
+                    " GROUP BY other ORDER BY w DESC, other LIMIT ?",
+                    [frontier, frontier, exclude, n],
+                )
+                .df()["other"]
+                .tolist()
+            )
+
+        def edges_among(ids: list[str]) -> pd.DataFrame:
+            return con.execute(
+                "SELECT src_id, dst_id, type, count(*) AS interactions, "
+                "sum(coalesce(count, 1)) AS weight FROM relations "
+                "WHERE src_id IN (SELECT unnest(?::VARCHAR[])) "
+                "AND dst_id IN (SELECT unnest(?::VARCHAR[])) "
+                "GROUP BY src_id, dst_id, type ORDER BY weight DESC, src_id, dst_id, type",
+                [ids, ids],
             ).df()
-            for c in second["other"]:
-                hop[c] = 2
-            ids += second["other"].tolist()
-        edges = con.execute(
-            "SELECT src_id, dst_id, type, count(*) AS interactions, "
-            "sum(coalesce(count, 1)) AS weight FROM relations "
-            "WHERE src_id IN (SELECT unnest(?::VARCHAR[])) "
-            "AND dst_id IN (SELECT unnest(?::VARCHAR[])) "
-            "GROUP BY src_id, dst_id, type ORDER BY weight DESC, src_id, dst_id, type",
-            [ids, ids],
-        ).df()
-        nodes = pd.DataFrame({"customer_id": ids, "hop": [hop[c] for c in ids]})
-        runs = self.list_runs()
-        if runs:
-            m = self.read_metrics(runs[0].run_id, customer_ids=ids)[
-                ["customer_id", "community_id", "influence"]
-            ]
-            nodes = nodes.merge(m, on="customer_id", how="left")
-        else:
-            nodes = nodes.assign(community_id=None, influence=None)
-        return EgoNetwork(nodes=nodes, edges=edges)
+
+        def latest_metrics(ids: list[str]) -> pd.DataFrame | None:
+            runs = self.list_runs()
+            return self.read_metrics(runs[0].run_id, customer_ids=ids) if runs else None
+
+        return assemble_ego_network(
+            customer_id,
+            hops=hops,
+            limit=limit,
+            first_hop=first_hop,
+            second_hop=second_hop,
+            edges_among=edges_among,
+            latest_metrics=latest_metrics,
+        )

@@ -1,9 +1,10 @@
 """The influence ranking of the served run, filtered and rendered as cached pages.
 
-The run's ranking (strongest influence first, ties by customer id) is computed once per run
-in `RunCache`; a community or tag filter is a boolean mask over it, cached per run. A page
-is rendered once as JSON bytes and kept in the run's page LRU, so a repeated page is served
-on the event loop without touching the store or re-encoding.
+The run's ranking (`graph.ranking`: strongest influence first, ties by customer id, the
+stores' order too) is computed once per run in `RunCache`; a community or tag filter is a
+boolean mask over it, cached per run. A page is rendered once as JSON bytes and kept in the
+run's page LRU, so a repeated page is served on the event loop without touching the store or
+re-encoding.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from api.usecases.encoding import jsonable
 from api.usecases.profiles import ROW_KEYS, community_of
 from graph.errors import CommunityNotFound, StoreError
 from graph.model import RunInfo
+from graph.ranking import influence_ranking
 from graph.store import GraphStore
 
 PAGE_CACHE = 512
@@ -107,7 +108,7 @@ class RunCache:
     community_index: pd.Index
     catalog: pd.DataFrame
     catalog_ids: frozenset[str]
-    ranking: np.ndarray  # metrics rows, strongest influence first, ties by customer id
+    ranking: np.ndarray  # metrics rows in the order of graph.ranking
     community_codes: np.ndarray  # per metrics row; -1 without a community
     community_names: pd.Index
     filters: LRU = field(default_factory=lambda: LRU(FILTER_CACHE))
@@ -131,12 +132,7 @@ class RunCache:
         columns = {c: m[c].to_numpy() for c in m.columns if c not in ROW_KEYS}
         del m
         n = len(ids)
-        influence = columns.get("influence")
-        key = -np.asarray(influence, dtype=np.float64) if influence is not None else np.zeros(n)
-        if ids.is_monotonic_increasing:
-            ranking = np.argsort(key, kind="stable")
-        else:
-            ranking = np.lexsort((np.argsort(np.argsort(ids.to_numpy(dtype=object))), key))
+        ranking = influence_ranking(columns.get("influence"), ids)
         com = columns.get("community_id")
         if com is None:
             codes, names = np.full(n, -1, dtype=np.int64), pd.Index([], dtype=object)

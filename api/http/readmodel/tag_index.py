@@ -2,10 +2,10 @@
 
 A profile's tags are then a slice and an influencer's tag list needs no query. The index
 needs one pass over the run's assignments. It comes from the store's streaming
-``scan_tags(run_id)`` when the store has one (bounded memory), else from
-``read_tags(run_id)`` when the run is small enough for that to fit (`FULL_READ_LIMIT`), else
-there is no index and profile tags and influencer tag lists are read from the store per
-request (slower, but memory stays flat).
+``scan_tags(run_id)`` when the store declares it (`graph.store.TagScanner`, bounded memory),
+else from ``read_tags(run_id)`` when the run is small enough for that to fit
+(`FULL_READ_LIMIT`), else there is no index and profile tags and influencer tag lists are
+read from the store per request (slower, but memory stays flat).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.store import GraphStore
+from graph.store import GraphStore, TagScanner
 
 #: Largest run (tag assignments) whose tags are loaded with one `read_tags(run_id)` when the
 #: store cannot stream them: that call sorts and converts every assignment at once, so its
@@ -178,9 +178,8 @@ def read_tag_index(
     StoreError
         The store cannot be read.
     """
-    scan = getattr(store, "scan_tags", None)
-    if callable(scan):
-        batches: Iterable[pa.RecordBatch] = scan(run_id)
+    if isinstance(store, TagScanner):
+        batches: Iterable[pa.RecordBatch] = store.scan_tags(run_id)
     elif n_assignments <= FULL_READ_LIMIT:
         batches = _tag_batches_read_all(store, run_id)
     else:

@@ -78,7 +78,7 @@ def neo4j_server() -> Iterator[dict]:
 
 
 def open_neo4j(server: dict, **kw):
-    from graph.store.neo4j_store import Neo4jStore
+    from graph.store.neo4j import Neo4jStore
 
     return Neo4jStore(server["uri"], user=server["user"], password=server["password"], **kw)
 

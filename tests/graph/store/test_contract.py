@@ -101,7 +101,7 @@ def test_load_twice_changes_nothing(store, dataset, tmp_path, store_kind):
 
 
 def _graph_counts(store) -> tuple[int, int]:
-    with store._driver.session(database=store.database) as s:
+    with store.bolt.session() as s:
         nodes = s.run("MATCH (n) RETURN count(n) AS n").single()["n"]
         rels = s.run("MATCH ()-[r]->() RETURN count(r) AS n").single()["n"]
     return nodes, rels

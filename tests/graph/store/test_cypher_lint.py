@@ -2,7 +2,7 @@
 
 Why: the statements are only executed against a live server in the contract suite; a typo in
 a branch that suite does not reach would otherwise ship. The list comes from the code itself
-(`graph.store.neo4j_store.all_statements()`), not from a hand-kept copy, and a deliberately
+(`graph.store.neo4j.all_statements()`), not from a hand-kept copy, and a deliberately
 broken statement must fail the same check, so a silently passing linter cannot go unnoticed.
 """
 
@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from graph.errors import UnsafeIdentifier
-from graph.store.neo4j_store import REL_TYPES, TAG_LABELS, all_statements
+from graph.store.neo4j import REL_TYPES, TAG_LABELS, all_statements
+from graph.store.neo4j.gds_statements import REL as GDS_REL
 from tests.ci import IN_CI
 
 LINT_DIR = Path(__file__).resolve().parents[3] / "graph" / "store" / "cypher_lint"
@@ -28,7 +29,7 @@ if _SKIP:
 pytestmark = pytest.mark.skipif(_SKIP, reason="node not on PATH")
 
 LABELS = ["Customer", "Transaction", "Event", "Community", "Tag", "Run", *TAG_LABELS.values()]
-REL = [*REL_TYPES.values(), "HAS_TRANSACTION", "HAS_EVENT", "IN_COMMUNITY", "HAS_TAG"]
+REL = [*REL_TYPES.values(), "HAS_TRANSACTION", "HAS_EVENT", "IN_COMMUNITY", "HAS_TAG", GDS_REL]
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +79,9 @@ def test_broken_statement_fails_lint(lint):
 
 
 def test_statements_only_interpolate_whitelisted_names():
-    from graph.store.neo4j_store import STATEMENTS
+    from graph.store.neo4j.statements import registry
 
-    for s in STATEMENTS.values():
+    for s in registry():
         if s.placeholder:
             with pytest.raises(UnsafeIdentifier):
                 s.render("Customer) DETACH DELETE (x")

@@ -15,22 +15,22 @@ import sys
 import pytest
 
 from graph.errors import GuanxiError, UnsafeIdentifier
-from graph.store.neo4j_store import REL_TYPES, STATEMENTS, TAG_LABELS
+from graph.store.neo4j.statements import REL_TYPES, TAG_LABELS, stmt
 
 INJECTED = "Customer) DETACH DELETE (x"
 
 PROBE = """
 import json, sys
 from graph.errors import UnsafeIdentifier
-from graph.store.neo4j_store import STATEMENTS
+from graph.store.neo4j.statements import stmt
 out = {"optimize": sys.flags.optimize, "raised": [], "rendered": []}
 for value in (sys.argv[1], "Bridge`) MATCH (n", "", None):
     for name in ("labels.set", "relations.upsert", "counts.customers"):
-        stmt = STATEMENTS[name]
-        if stmt.placeholder is None and value is None:
+        s = stmt(name)
+        if s.placeholder is None and value is None:
             continue
         try:
-            text = stmt.render(value)
+            text = s.render(value)
         except UnsafeIdentifier as exc:
             out["raised"].append([name, repr(value), exc.value == value, exc.where])
         else:
@@ -62,13 +62,13 @@ def test_injected_identifier_raises_under_every_optimisation_level(flags):
 
 
 def test_whitelisted_values_render_and_the_error_is_typed():
-    stmt = STATEMENTS["labels.set"]
+    labels_set = stmt("labels.set")
     for label in TAG_LABELS.values():
-        assert f"SET c:{label}" in stmt.render(label)
+        assert f"SET c:{label}" in labels_set.render(label)
     for rel in REL_TYPES.values():
-        assert f"[r:{rel} " in STATEMENTS["relations.upsert"].render(rel)
+        assert f"[r:{rel} " in stmt("relations.upsert").render(rel)
     with pytest.raises(UnsafeIdentifier) as info:
-        stmt.render("Bridge:Admin")
+        labels_set.render("Bridge:Admin")
     err = info.value
     assert isinstance(err, GuanxiError)
     assert err.value == "Bridge:Admin"

@@ -35,7 +35,7 @@ from api.cli import app
 from graph.failpoints import ENV, POINTS
 from graph.store import open_store
 from graph.store.browser_kit import saved_queries
-from graph.store.neo4j_store import TAG_LABELS
+from graph.store.neo4j import TAG_LABELS
 from loaders.generate import generate, write_dataset
 from tests.graph.store.conftest import open_neo4j
 
@@ -114,7 +114,7 @@ class Target:
             Path(self.uri.removeprefix("duckdb://")).unlink(missing_ok=True)
 
     def cypher(self, query: str, **params) -> list[dict]:
-        with self.open() as s, s._driver.session(database=s.database) as ses:
+        with self.open() as s, s.bolt.session() as ses:
             return ses.run(query, params).data()
 
 

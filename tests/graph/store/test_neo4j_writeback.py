@@ -3,7 +3,7 @@
 Why: analysts query the written-back graph in Neo4j Browser. A second `guanxi analyze` must
 not leave orphaned :Community nodes or stale tag labels behind, and `guanxi tags diff` needs
 the last few runs' HAS_TAG relationships while older ones are pruned (see the module
-docstring of graph.store.neo4j_store).
+docstring of graph.store.neo4j.runs).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from api import usecases
 from graph.errors import RunNotFound
-from graph.store.neo4j_store import TAG_LABELS, RunResultsUnavailable
+from graph.store.neo4j import TAG_LABELS, RunResultsUnavailable
 from loaders.generate import generate, write_dataset
 from loaders.ingest import load_folder
 from tests.graph.store.conftest import open_neo4j
@@ -32,14 +32,18 @@ def neo(neo4j_server, tmp_path):
 
 
 def _scalar(store, cypher: str, **params):
-    with store._driver.session(database=store.database) as s:
+    with store.bolt.session() as s:
         return s.run(cypher, params).single()[0]
 
 
 def test_rerun_replaces_writeback_and_prunes_history(neo):
     runs = [usecases.analyze(neo, seed=s).run for s in (1, 2, 3)]
     latest = runs[-1].run_id
-    assert neo.orphan_communities() == 0
+    # no :Community node is left without members
+    orphans = (
+        "MATCH (k:Community) WHERE NOT EXISTS { MATCH ()-[:IN_COMMUNITY]->(k) } RETURN count(k)"
+    )
+    assert _scalar(neo, orphans) == 0
     assert _scalar(neo, "MATCH (k:Community) WHERE k.run_id <> $r RETURN count(k)", r=latest) == 0
     n_comm = len(neo.read_communities(latest))
     assert _scalar(neo, "MATCH (k:Community) RETURN count(k)") == n_comm

@@ -1,0 +1,329 @@
+"""Runs in Neo4j: write-back as an unpublished run, the one publishing transaction, reads.
+
+Crash safety: a run is written as ``:Run {complete: false}`` and made visible by one final
+transaction (``runs.publish``); every reader (``list_runs``, the metric reads, the Browser
+kit) selects the latest *complete* run. While a run is written, readers of the previous one
+are served it unchanged: its communities keep their own ``run_id``, its ``HAS_TAG`` carry
+theirs, and each customer's previous values move to ``prev_*`` properties before the new
+ones overwrite the plain ones. Labels are rewritten only after the publish (they style, they
+do not select). Leftovers of a run that died unpublished are deleted by the next write.
+
+``HAS_TAG`` relationships carry ``run_id`` and are kept for the last ``history_runs`` runs so
+that ``guanxi tags diff`` can compare recent runs; older runs' assignments are deleted,
+together with ``:Tag`` nodes no longer used. Reading metrics or communities of an older run
+raises :class:`RunResultsUnavailable` (a :class:`~graph.errors.RunNotFound`) that says so;
+reading the tags of a pruned run raises it too. The per-run tag catalog (with counts) is
+kept on the ``:Run`` node, so ``read_catalog`` works for every run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pandas as pd
+import pyarrow as pa
+
+from graph.errors import RunNotFound, StoreError
+from graph.failpoints import failpoint
+from graph.model import SCHEMAS, RunInfo
+from graph.store.neo4j.codec import column_lists, frame
+from graph.store.neo4j.run_statements import PREV
+from graph.store.neo4j.session import Bolt
+from graph.store.neo4j.statements import TAG_LABELS, stmt
+
+__all__ = ["RunResultsUnavailable", "Runs"]
+
+_RUN_KEYS = (
+    "metrics_kept",
+    "tags_kept",
+    "metric_columns",
+    "metric_dtypes",
+    "community_columns",
+    "community_dtypes",
+    "catalog",
+    "created_at",
+    "complete",
+)
+
+
+class RunResultsUnavailable(RunNotFound):
+    """The run exists, but this store no longer keeps the results asked for."""
+
+    def __init__(self, run_id: str, what: str, detail: str) -> None:
+        StoreError.__init__(self, f"run {run_id!r}: {what} no longer kept in Neo4j; {detail}")
+        self.run_id = run_id
+
+
+class Runs:
+    """The run repository over one Bolt connection; keeps tags of `history_runs` runs."""
+
+    def __init__(self, bolt: Bolt, *, history_runs: int) -> None:
+        self._bolt = bolt
+        self.history_runs = history_runs
+
+    # --- write-back ---------------------------------------------------------------------
+    def write_run(self, run: RunInfo, *, metrics: pd.DataFrame, communities: pd.DataFrame) -> None:
+        """Write a run as incomplete: its record, its communities, each customer's metrics.
+
+        Nothing any reader is served changes: the run is unlisted until :meth:`publish_run`,
+        its communities carry its run id next to the previous run's, and each customer's
+        values of the previous complete run move to ``prev_*`` properties before they are
+        overwritten (``metrics.write``), so that run reads the same throughout. What an
+        analyze that died unpublished left is deleted first.
+        """
+        bolt = self._bolt
+        clash = set(metrics.columns) & set(SCHEMAS["customers"].names) - {"customer_id"}
+        if clash:
+            raise StoreError(f"metric column(s) {sorted(clash)} would overwrite customer data")
+        prev = self.list_runs()
+        keep = prev[0].run_id if prev else None
+        keep_rec = self.record(keep) if keep else None
+        keep_cols = [c for c in (keep_rec or {}).get("metric_columns") or [] if c != "customer_id"]
+        self._delete_incomplete_runs(keep=keep)
+        bolt.write(
+            stmt("runs.merge"),
+            {
+                "run_id": run.run_id,
+                "created_at": run.created_at,
+                "params": json.dumps(run.params, default=str),
+                "input_counts": json.dumps(run.input_counts),
+                "stats": json.dumps(run.stats, default=str),
+                "metric_columns": list(metrics.columns),
+                "metric_dtypes": json.dumps({c: str(t) for c, t in metrics.dtypes.items()}),
+                "community_columns": list(communities.columns),
+                "community_dtypes": json.dumps({c: str(t) for c, t in communities.dtypes.items()}),
+            },
+        )
+        ctbl = pa.Table.from_pandas(communities, preserve_index=False)
+        for batch in bolt.batches(ctbl):
+            bolt.write(
+                stmt("communities.create"), {"rows": batch.to_pylist(), "run_id": run.run_id}
+            )
+            failpoint("analyze.communities.batch")
+        mtbl = pa.Table.from_pandas(metrics, preserve_index=False)
+        shift = {"keep": keep, "keep_columns": keep_cols, "prev": PREV, "run_id": run.run_id}
+        # each row also moves its values to prev_*: a quarter batch keeps one transaction's
+        # state within the server's transaction memory on a small heap
+        for batch in bolt.batches(mtbl, rows=max(1, bolt.batch_size // 4)):
+            bolt.write(stmt("metrics.write"), {"rows": batch.to_pylist(), **shift})
+            failpoint("analyze.metrics.batch")
+
+    def _delete_incomplete_runs(self, *, keep: str | None) -> None:
+        """Delete what unpublished runs left: their tags, communities, membership, record.
+
+        Communities of every run but `keep` (the latest complete one) go, which also finishes
+        the housekeeping of a publish that was cut short. The record goes last, so a crash in
+        here leaves the run findable by the next attempt. Customers' properties written by a
+        dead run are left: the next write overwrites them, and readers select by run id.
+        """
+        bolt = self._bolt
+        dead = [r[0] for r in bolt.read(stmt("runs.incomplete"))]
+        for run_id in dead:
+            bolt.repeat_until_done(stmt("tags.delete_run_batch"), {"run_id": run_id})
+        keep_list = [keep] if keep else []
+        bolt.repeat_until_done(stmt("communities.delete_membership_batch"), {"keep": keep_list})
+        bolt.repeat_until_done(stmt("communities.delete_batch"), {"keep": keep_list})
+        for run_id in dead:
+            bolt.write(stmt("runs.delete_incomplete"), {"run_id": run_id})
+
+    def publish_run(self, run_id: str) -> None:
+        """Make a written run the one readers see (one transaction), then tidy up after it.
+
+        The housekeeping that follows the publish is idempotent and invisible to readers,
+        who select by run id: the previous run's communities and stale customer metrics are
+        removed, the social-tag labels rewritten from the run's assignments, and tag history
+        pruned. A crash in it is finished by the next analyze (its start deletes other runs'
+        communities, its publish rewrites labels).
+
+        Raises
+        ------
+        RunNotFound
+            No run `run_id` was written.
+        """
+        bolt = self._bolt
+        rows, _ = bolt.write(stmt("runs.publish"), {"run_id": run_id})
+        if not rows or not rows[0][0]:
+            raise RunNotFound(run_id)
+        failpoint("analyze.published")
+        rec = self.record(run_id) or {}
+        bolt.repeat_until_done(stmt("communities.delete_membership_batch"), {"keep": [run_id]})
+        bolt.repeat_until_done(stmt("communities.delete_batch"), {"keep": [run_id]})
+        known = bolt.read(stmt("runs.metric_columns"))[0][0] or []
+        cols = set(known) | set(rec.get("metric_columns") or [])
+        clear = {c: None for c in cols - {"customer_id"}}
+        clear["metrics_run_id"] = None
+        bolt.repeat_until_done(
+            stmt("metrics.clear_stale_batch"), {"run_id": run_id, "clear": clear}
+        )
+        self._write_labels(run_id)
+        catalog = json.loads(rec.get("catalog") or "[]")
+        self._prune_tag_history(keep_tags=sorted({str(d["tag_id"]) for d in catalog}))
+
+    def write_tags(self, run_id: str, assignments: pd.DataFrame, catalog: pd.DataFrame) -> None:
+        """Replace a run's assignments (``HAS_TAG``) and keep its catalog on the :Run node."""
+        bolt = self._bolt
+        a = assignments[["customer_id", "tag_id", "score", "reason"]]
+        cat = catalog[["tag_id", "name_zh", "name_en", "category", "rule"]]
+        bolt.repeat_until_done(stmt("tags.delete_run_batch"), {"run_id": run_id})
+        defs = pa.Table.from_pandas(cat, preserve_index=False).to_pylist()
+        known = {d["tag_id"] for d in defs}
+        defs += [{"tag_id": t} for t in sorted(set(a["tag_id"].astype(str)) - known)]
+        bolt.write(stmt("tags.merge_definitions"), {"rows": defs})
+        atbl = pa.Table.from_pandas(a, preserve_index=False)
+        for batch in bolt.batches(atbl):
+            bolt.write(stmt("tags.create_assignments"), {**column_lists(batch), "run_id": run_id})
+            failpoint("analyze.tags.batch")
+        n = a.groupby("tag_id").size()
+        rows = [
+            {**d, "count": int(n.get(d["tag_id"], 0))}
+            for d in pa.Table.from_pandas(cat, preserve_index=False).to_pylist()
+        ]
+        bolt.write(
+            stmt("runs.set_catalog"),
+            {"run_id": run_id, "catalog": json.dumps(rows, ensure_ascii=False, default=str)},
+        )
+
+    def _write_labels(self, run_id: str) -> None:
+        """Rewrite the social-tag labels from the run's assignments (Browser styling only)."""
+        bolt = self._bolt
+        for tag_id, label in TAG_LABELS.items():
+            bolt.repeat_until_done(stmt("labels.remove_batch"), {}, sub=label)
+            ids = bolt.read(stmt("tags.holders"), {"tag_id": tag_id, "run_id": run_id})[0][0]
+            for start in range(0, len(ids), bolt.batch_size):
+                chunk = ids[start : start + bolt.batch_size]
+                bolt.write(stmt("labels.set"), {"customer_ids": chunk}, sub=label)
+                failpoint("analyze.labels.batch")
+
+    def _prune_tag_history(self, *, keep_tags: list[str]) -> None:
+        bolt = self._bolt
+        kept = [r[0] for r in bolt.read(stmt("runs.with_tags"))]
+        for old in kept[self.history_runs :]:
+            bolt.repeat_until_done(stmt("tags.delete_run_batch"), {"run_id": old})
+            bolt.write(stmt("runs.mark_tags_gone"), {"run_id": old})
+        bolt.write(stmt("tags.delete_unused"), {"keep": keep_tags})
+
+    # --- reads --------------------------------------------------------------------------
+    def list_runs(self) -> list[RunInfo]:
+        rows = self._bolt.read(stmt("runs.list"))
+        return [
+            RunInfo(
+                r[0],
+                r[1],
+                json.loads(r[2] or "{}"),
+                json.loads(r[3] or "{}"),
+                json.loads(r[4] or "{}"),
+            )
+            for r in rows
+            if r[1] is not None
+        ]
+
+    def record(self, run_id: str) -> dict | None:
+        """The :Run node's bookkeeping (columns, dtypes, kept flags, catalog), or None."""
+        rows = self._bolt.read(stmt("runs.get"), {"run_id": run_id})
+        return dict(zip(_RUN_KEYS, rows[0], strict=True)) if rows else None
+
+    def metrics_record(self, run_id: str) -> dict:
+        """The record of a complete run whose metrics are still kept.
+
+        Raises
+        ------
+        RunNotFound
+            No complete run `run_id`.
+        RunResultsUnavailable
+            Its metrics were replaced by a later run's.
+        """
+        rec = self.record(run_id)
+        if rec is None or rec["created_at"] is None or not rec["complete"]:
+            raise RunNotFound(run_id)
+        if not rec["metrics_kept"]:
+            raise RunResultsUnavailable(
+                run_id,
+                "metrics and communities are",
+                f"only the latest run's are; its tags are kept for the last {self.history_runs} "
+                "runs. Re-run `guanxi analyze` to recompute",
+            )
+        return rec
+
+    def read_metrics(
+        self, run_id: str, *, customer_ids: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        rec = self.metrics_record(run_id)
+        cols = list(rec["metric_columns"])
+        params = {"run_id": run_id, "columns": cols, "prev": PREV}
+        if customer_ids is None:
+            rows = self._bolt.read(stmt("metrics.read_all"), params)
+        else:
+            params["customer_ids"] = list(customer_ids)
+            rows = self._bolt.read(stmt("metrics.read_for"), params)
+        return frame([r[0] for r in rows], cols, json.loads(rec["metric_dtypes"]))
+
+    def read_communities(self, run_id: str) -> pd.DataFrame:
+        rec = self.metrics_record(run_id)
+        cols = list(rec["community_columns"])
+        rows = self._bolt.read(stmt("communities.read"), {"run_id": run_id, "columns": cols})
+        return frame([r[0] for r in rows], cols, json.loads(rec["community_dtypes"]))
+
+    def read_tags(
+        self,
+        run_id: str,
+        *,
+        customer_id: str | None = None,
+        tag_id: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> pd.DataFrame:
+        rec = self.record(run_id)
+        if rec is not None and rec["tags_kept"] is False:
+            raise RunResultsUnavailable(
+                run_id, "tag assignments are", f"only the last {self.history_runs} runs' are"
+            )
+        params = {
+            "run_id": run_id,
+            "tag_id": tag_id,
+            "offset": int(offset),
+            "limit": int(limit) if limit is not None else 2**62,
+        }
+        if customer_id is not None:
+            rows = self._bolt.read(
+                stmt("tags.read_customer"), {**params, "customer_id": customer_id}
+            )
+        else:
+            rows = self._bolt.read(stmt("tags.read_run"), params)
+        cols = ["customer_id", "tag_id", "score", "reason", "run_id"]
+        dtypes = {"customer_id": "str", "tag_id": "str", "score": "float64"}
+        return frame(rows, cols, {**dtypes, "reason": "str", "run_id": "str"})
+
+    def read_catalog(self, run_id: str) -> pd.DataFrame:
+        cols = ["tag_id", "name_zh", "name_en", "category", "rule", "count"]
+        rec = self.record(run_id)
+        rows = json.loads(rec["catalog"]) if rec and rec["catalog"] else []
+        df = pd.DataFrame(rows, columns=cols)
+        df["count"] = df["count"].astype("int64")
+        for c in cols[:-1]:
+            df[c] = df[c].astype("str")
+        return df.sort_values(["category", "tag_id"], kind="stable").reset_index(drop=True)
+
+    def top_influencers(
+        self,
+        run_id: str,
+        *,
+        limit: int,
+        offset: int,
+        community_id: str | None,
+        tag_id: str | None,
+    ) -> pd.DataFrame:
+        """A page of the run's ranking, in the order of `graph.ranking`."""
+        rec = self.metrics_record(run_id)
+        cols = list(rec["metric_columns"])
+        params = {
+            "run_id": run_id,
+            "columns": cols,
+            "prev": PREV,
+            "community_id": community_id,
+            "tag_id": tag_id,
+            "offset": int(offset),
+            "limit": int(limit),
+        }
+        rows = self._bolt.read(stmt("metrics.top_influencers"), params)
+        return frame([r[0] for r in rows], cols, json.loads(rec["metric_dtypes"]))
