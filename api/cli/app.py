@@ -14,11 +14,11 @@ from typing import Annotated
 
 import typer
 
+from api import usecases
 from api.cli import analysis, bench, campaigns, data, demo, neo4j, results, serve
 from api.cli.errors import errors, report_crash
 from api.cli.render import out
 from api.settings import get_settings
-from graph import failpoints
 
 app = typer.Typer(
     name="guanxi",
@@ -64,7 +64,7 @@ def root(
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     get_settings.cache_clear()
     with errors():
-        failpoints.arm(get_settings().failpoint)
+        usecases.arm_failpoint(get_settings().failpoint)
 
 
 # the command tree, in the order `guanxi --help` lists it

@@ -12,7 +12,7 @@ from api import usecases
 from api.cli.errors import errors
 from api.cli.options import JsonOpt, StoreOpt, one_of
 from api.cli.render import dump, out, progress
-from loaders.dialect import DELIMITERS, ENCODINGS
+from api.usecases.loading import DELIMITERS, ENCODINGS
 
 
 def generate(

@@ -10,7 +10,7 @@ import typer
 from api.cli.errors import errors
 from api.cli.options import DirOpt, JsonOpt
 from api.cli.render import dump, err, out
-from api.settings import get_settings
+from api.usecases import neo4j_tools
 
 
 def neo4j_local_start(
@@ -21,21 +21,11 @@ def neo4j_local_start(
     as_json: JsonOpt = False,
 ) -> None:
     """Start a local Neo4j server in the background and wait until Bolt accepts a login."""
-    from graph.store import neo4j_local
-
-    neo4j = get_settings().neo4j
     with errors():
-        neo4j_local.check_prerequisites()
         if not as_json:
             err.print("starting Neo4j (first use builds the server from Maven Central)...")
-        info = neo4j_local.start(
-            dir,
-            bolt_port=bolt_port,
-            http_port=http_port,
-            gds=gds,
-            password=neo4j.password_value(),
-            heap=neo4j.heap,
-            pagecache=neo4j.pagecache,
+        info = neo4j_tools.start_local_server(
+            dir, bolt_port=bolt_port, http_port=http_port, gds=gds
         )
     if as_json:
         dump(info)
@@ -48,20 +38,15 @@ def neo4j_local_start(
 
 def neo4j_local_stop(dir: DirOpt = Path(".neo4j")) -> None:
     """Stop the local server cleanly."""
-    from graph.store import neo4j_local
-
     with errors():
-        was = neo4j_local.stop(dir)
+        was = neo4j_tools.stop_local_server(dir)
     out.print("stopped" if was else "not running")
 
 
 def neo4j_local_status(dir: DirOpt = Path(".neo4j"), as_json: JsonOpt = False) -> None:
     """Whether the local server runs, and where."""
-    from graph.store import neo4j_local
-
     with errors():
-        info = neo4j_local.status(dir)
-    info = {k: v for k, v in info.items() if k != "password"}
+        info = neo4j_tools.local_server_status(dir)
     if as_json:
         dump(info)
     else:
@@ -70,9 +55,7 @@ def neo4j_local_status(dir: DirOpt = Path(".neo4j"), as_json: JsonOpt = False) -
 
 def neo4j_statements(as_json: JsonOpt = False) -> None:
     """Every Cypher statement guanxi can send, taken from the store code itself."""
-    from graph.store.neo4j import all_statements
-
-    stmts = all_statements()
+    stmts = neo4j_tools.cypher_statements()
     if as_json:
         dump(stmts)
         return
@@ -87,9 +70,7 @@ def neo4j_browser_kit(
     ),
 ) -> None:
     """Write the Neo4j Browser stylesheet (.grass) and saved queries (.cypher)."""
-    from graph.store.browser_kit import write_browser_kit
-
-    for p in write_browser_kit(out_dir):
+    for p in neo4j_tools.write_browser_kit(out_dir):
         out.print(f"wrote {p}")
     out.print(
         "In Neo4j Browser: drag guanxi.grass onto the window (or :style), and add each "

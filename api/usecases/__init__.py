@@ -8,8 +8,10 @@ never each other.
 
 from api.usecases.analysis import AnalyzeResult, Progress, analyze, catalog_frame, tag_run
 from api.usecases.datasets import generate_dataset
+from api.usecases.faults import arm_failpoint
 from api.usecases.loading import load
 from api.usecases.results import (
+    check_segment,
     customer_profile,
     export_metrics,
     influencers,
@@ -24,7 +26,9 @@ __all__ = [
     "AnalyzeResult",
     "Progress",
     "analyze",
+    "arm_failpoint",
     "catalog_frame",
+    "check_segment",
     "customer_profile",
     "export_metrics",
     "generate_dataset",

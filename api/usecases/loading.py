@@ -6,7 +6,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from graph.store import GraphStore
+from loaders.dialect import DELIMITERS, ENCODINGS
 from loaders.ingest import LoadReport, load_folder
+
+__all__ = ["DELIMITERS", "ENCODINGS", "load"]
 
 
 def load(

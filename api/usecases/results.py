@@ -87,6 +87,19 @@ def customer_profile(
     )
 
 
+def check_segment(expr: str) -> None:
+    """Parse a segment expression without touching a store, so a malformed one fails first.
+
+    Raises
+    ------
+    RuleError
+        The expression does not parse (the message names the position).
+    """
+    from tagging import parse_segment
+
+    parse_segment(expr)
+
+
 def segment(
     store: GraphStore, expr: str, *, run_id: str | None = None
 ) -> tuple[RunInfo, list[str]]:

@@ -39,9 +39,7 @@ class SegmentReads:
         ------
         RuleError, RunNotFound
         """
-        from tagging import parse_segment
-
-        parse_segment(expression)  # a malformed expression fails before any store access
+        usecases.check_segment(expression)  # a malformed one fails before any store access
         run = self._runs.run(run_id)
         key = (run.run_id, expression)
         members = self._members.get(key)

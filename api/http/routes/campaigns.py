@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from api import usecases
 from api.http.auth import Caller
 from api.http.deps import ReadsDep, requires
 from api.http.schemas import ReferralPlanRequest, error_responses
@@ -95,8 +96,6 @@ def referral_plan(
         seed=body.seed,
     )
     if body.target is not None:
-        from tagging import parse_segment
-
-        parse_segment(body.target)  # a malformed expression fails before any graph work
+        usecases.check_segment(body.target)  # a malformed one fails before any graph work
     ctx = _context(request, reads, body.run_id)
     return plan_referral(reads.store, params, run_id=ctx.run.run_id, context=ctx)
