@@ -1,14 +1,6 @@
-"""The embedded store: one DuckDB file, no server. Every SQL string of the store lives here.
-
-Loads are set-based: a batch is inserted with one anti-join against the natural key (the
-brief measured ~1M rows/s this way, against 0.13M rows/s with a 4-column primary key and
-ON CONFLICT), so re-running a load inserts nothing. Customers are the exception: a newer
-customers file updates the attributes of customers already present.
-
-Within a batch, only rows whose natural key hashes like another row's go through
-`DISTINCT ON`; the rest (nearly all) are unique by construction and are inserted as they are,
-and the anti-join is left out while the table is empty. A first load of 10M relations runs
-~20% faster this way and needs ~1.5 GB less memory than one `DISTINCT ON` over the batch.
+"""The embedded store: one DuckDB file, no server. Every SQL string of the store lives here
+and in `graph.store.duckdb_ingest` (the set-based loads: one anti-join per batch, so
+re-running a load inserts nothing).
 """
 
 from __future__ import annotations
@@ -21,13 +13,12 @@ from pathlib import Path
 from typing import Self
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from graph.errors import CustomerNotFound, RunNotFound, StoreError, StoreUnavailable
 from graph.failpoints import failpoint
-from graph.model import NATURAL_KEYS, SCHEMAS, TABLES, RunInfo
+from graph.model import SCHEMAS, TABLES, RunInfo
 from graph.ranking import sql_influence_order
 from graph.store.base import EgoNetwork, UpsertCounts
 from graph.store.common import (
@@ -36,6 +27,7 @@ from graph.store.common import (
     checked_page,
     checked_pii_columns,
 )
+from graph.store.duckdb_ingest import insert_new_keys, is_empty, positioned, unordered
 
 _DUCK_TYPES = {
     pa.string(): "VARCHAR",
@@ -74,11 +66,6 @@ _PII_KEY = "pii_column"
 def _ddl(name: str) -> str:
     cols = ", ".join(f'"{f.name}" {_DUCK_TYPES[f.type]}' for f in SCHEMAS[name])
     return f"CREATE TABLE IF NOT EXISTS {name} ({cols})"
-
-
-def _positioned(table: pa.Table) -> pa.Table:
-    """`table` plus `_pos`, each row's place in it (the other columns are not copied)."""
-    return table.append_column("_pos", pa.array(np.arange(table.num_rows, dtype=np.int64)))
 
 
 class DuckDBStore:
@@ -153,72 +140,6 @@ class DuckDBStore:
             for name in frames:
                 con.unregister(name)
 
-    @contextmanager
-    def _unordered(self) -> Iterator[None]:
-        """Let bulk inserts write rows in any order, as they are stored in no particular order.
-
-        With insertion order kept, DuckDB writes a parallel insert as row groups that the next
-        checkpoint rewrites (~1 s per million rows). The setting is put back afterwards.
-        """
-        con = self._cur()
-        before = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-        con.execute("SET preserve_insertion_order = false")
-        try:
-            yield
-        finally:
-            con.execute(f"SET preserve_insertion_order = {'true' if before else 'false'}")
-
-    def _is_empty(self, name: str) -> bool:
-        q = f"SELECT count(*) FROM (SELECT 1 FROM {name} LIMIT 1)"
-        return self._cur().execute(q).fetchall()[0][0] == 0
-
-    def _repeated_key_hashes(self, key: Sequence[str]) -> pa.Table:
-        """Hashes of the natural key that occur on more than one row of `_batch`.
-
-        A row whose key hash occurs once has a key no other row has, so only the rows with a
-        repeated hash (a few percent) need `DISTINCT ON`. Sorting the hashes in numpy takes a
-        quarter of the time of a DuckDB GROUP BY over ten million of them.
-        """
-        keylist = ", ".join(f'"{k}"' for k in key)
-        col = self._cur().sql(f"SELECT hash({keylist}) AS h FROM _batch").to_arrow_table().column(0)
-        h = np.sort(col.to_numpy())
-        repeated = np.unique(h[1:][h[1:] == h[:-1]])
-        return pa.table({"h": pa.array(repeated, pa.uint64())})
-
-    def _insert_new_keys(self, name: str) -> int:
-        """Insert the rows of `_batch` whose natural key the table lacks, one row per key."""
-        con = self._cur()
-        collist = ", ".join(f'"{c}"' for c in SCHEMAS[name].names)
-        key = NATURAL_KEYS[name]
-        keylist = ", ".join(f'"{k}"' for k in key)
-        bkeys = ", ".join(f'b."{k}"' for k in key)
-        on = " AND ".join(f't."{k}" IS NOT DISTINCT FROM b."{k}"' for k in key)
-        conditions = []
-        if not self._is_empty(name):
-            # first, so that the stored table stays the build side of this anti-join
-            conditions.append(f"NOT EXISTS (SELECT 1 FROM {name} AS t WHERE {on})")
-        repeated = self._repeated_key_hashes(key)
-        if repeated.num_rows == 0:
-            where = f" WHERE {conditions[0]}" if conditions else ""
-            q = f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _batch AS b{where}"
-            return int(con.execute(q).fetchall()[0][0])
-        in_repeated = f"hash({bkeys}) IN (SELECT h FROM _repeated)"
-        once = " AND ".join([*conditions, f"NOT {in_repeated}"])
-        shared = " AND ".join([*conditions, in_repeated])
-        con.register("_repeated", repeated)
-        try:
-            inserted = con.execute(
-                f"INSERT INTO {name} ({collist}) SELECT {collist} FROM _batch AS b WHERE {once}"
-            ).fetchall()[0][0]
-            # of the rows sharing a key, the batch's first is kept
-            inserted += con.execute(
-                f"INSERT INTO {name} ({collist}) SELECT DISTINCT ON ({keylist}) {collist} "
-                f"FROM _batch AS b WHERE {shared} ORDER BY b._pos"
-            ).fetchall()[0][0]
-        finally:
-            con.unregister("_repeated")
-        return int(inserted)
-
     def _has_table(self, name: str) -> bool:
         q = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
         return self._cur().execute(q, [name]).fetchall()[0][0] > 0
@@ -233,14 +154,15 @@ class DuckDBStore:
         cols = SCHEMAS["customers"].names
         changed = " OR ".join(f'c."{c}" IS DISTINCT FROM b."{c}"' for c in cols[1:])
         sets = ", ".join(f'"{c}" = b."{c}"' for c in cols[1:])
-        with self._unordered(), self._transaction("writing customers", _batch=_positioned(table)):
+        batch = positioned(table)
+        with unordered(con), self._transaction("writing customers", _batch=batch):
             updated = 0
-            if not self._is_empty("customers"):
+            if not is_empty(con, "customers"):
                 updated = con.execute(
                     f"UPDATE customers AS c SET {sets} FROM _batch AS b "
                     f"WHERE c.customer_id = b.customer_id AND ({changed})"
                 ).fetchall()[0][0]
-            inserted = self._insert_new_keys("customers")
+            inserted = insert_new_keys(con, "customers")
             failpoint("load.customers.batch")
         failpoint("load.customers.done")
         return UpsertCounts(inserted=int(inserted), updated=int(updated))
@@ -248,8 +170,9 @@ class DuckDBStore:
     def upsert_rows(self, name: str, table: pa.Table) -> UpsertCounts:
         if name not in ("relations", "transactions", "events"):
             raise ValueError(f"upsert_rows takes relations, transactions or events, not {name}")
-        with self._unordered(), self._transaction(f"writing {name}", _batch=_positioned(table)):
-            inserted = self._insert_new_keys(name)
+        con = self._cur()
+        with unordered(con), self._transaction(f"writing {name}", _batch=positioned(table)):
+            inserted = insert_new_keys(con, name)
             failpoint(f"load.{name}.batch")
         failpoint(f"load.{name}.done")
         return UpsertCounts(inserted=inserted)
