@@ -66,3 +66,20 @@ def test_both_stores_apply_the_checks(store):
         store.read_tags("r1", limit=3, offset=-1)
     ego = store.ego_network("A", hops=2, limit=5)
     assert ego.nodes["customer_id"].tolist() == ["A"] and ego.edges.empty
+
+
+def test_stores_declare_their_roles_and_capabilities(store, store_kind):
+    from graph.store import (
+        GraphStore,
+        IngestSink,
+        Maintenance,
+        QueryService,
+        RunRepository,
+        TableSource,
+        TagScanner,
+    )
+
+    for role in (IngestSink, TableSource, RunRepository, QueryService, GraphStore, TagScanner):
+        assert isinstance(store, role), role.__name__
+    # only a store whose data a caller cannot just delete offers to empty itself
+    assert isinstance(store, Maintenance) == (store_kind == "neo4j")
