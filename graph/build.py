@@ -245,6 +245,17 @@ def build_interaction_graph(
     return InteractionGraph(graph=g, ids=ids, referral=referral, stats=stats)
 
 
+def newest_timestamp(*tables: pa.Table) -> datetime | None:
+    """The newest ``occurred_at`` over the given tables, or None when all are empty.
+
+    Analysis measures ages (decay, feature windows) from this instant rather than from the
+    clock, so that re-analysing the same data on another day gives the same numbers.
+    """
+    stamps = [pc.max(t.column("occurred_at")).as_py() for t in tables if t.num_rows]
+    stamps = [x for x in stamps if x is not None]
+    return max(stamps) if stamps else None
+
+
 def _as_string_array(values: Any) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()

@@ -512,8 +512,7 @@ def _compare(
     repeats: int,
     say: Callable[[str], None],
 ) -> dict:
-    from api.usecases import _newest
-    from graph.build import build_interaction_graph, edge_arrays
+    from graph.build import build_interaction_graph, edge_arrays, newest_timestamp
 
     out: dict[str, Any] = {}
     me = psutil.Process().pid
@@ -522,7 +521,7 @@ def _compare(
     say("computing guanxi's weighted edges and writing them as :GX_WEIGHTED (untimed)")
     t = time.perf_counter()
     rel = store.read_table("relations", list(PROJECTION_COLUMNS))
-    as_of = _newest(
+    as_of = newest_timestamp(
         rel,
         store.read_table("transactions", ["occurred_at"]),
         store.read_table("events", ["occurred_at"]),

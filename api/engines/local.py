@@ -39,14 +39,14 @@ def project_graph(store: GraphStore, params: AnalysisParams) -> Projection:
     ConfigError
         The relations lack a column the graph needs, or a parameter is invalid.
     """
-    from graph.build import build_interaction_graph
+    from graph.build import build_interaction_graph, newest_timestamp
 
     ids = store.customer_ids()
     relations = store.read_table("relations", list(PROJECTION_COLUMNS))
     if params.as_of is None:
         params = replace(
             params,
-            as_of=_newest(
+            as_of=newest_timestamp(
                 relations,
                 store.read_table("transactions", ["occurred_at"]),
                 store.read_table("events", ["occurred_at"]),
@@ -117,11 +117,3 @@ class LocalEngine:
     ) -> dict[str, float]:
         """See :func:`api.engines.base.persist_run`."""
         return persist_run(store, run, metrics=metrics, tags=tags)
-
-
-def _newest(*tables) -> datetime | None:
-    import pyarrow.compute as pc
-
-    stamps = [pc.max(t.column("occurred_at")).as_py() for t in tables if t.num_rows]
-    stamps = [x for x in stamps if x is not None]
-    return max(stamps) if stamps else None
