@@ -16,7 +16,7 @@ import pandas as pd
 
 from graph.errors import ConfigError, RunNotFound
 from graph.model import SCHEMAS, TABLES
-from graph.store.base import EgoNetwork
+from graph.store.base import EgoNetwork, RunRepository
 
 __all__ = [
     "assemble_ego_network",
@@ -99,7 +99,7 @@ def assemble_ego_network(
     first_hop: Callable[[str, int], list[str]],
     second_hop: Callable[[list[str], list[str], int], list[str]],
     edges_among: Callable[[list[str]], pd.DataFrame],
-    latest_metrics: Callable[[list[str]], pd.DataFrame | None],
+    runs: RunRepository,
 ) -> EgoNetwork:
     """A customer's neighbourhood from a store's neighbour queries, the same for every store.
 
@@ -117,9 +117,9 @@ def assemble_ego_network(
         in the same order; asked only while the first hop left room.
     edges_among
         ``ids -> frame`` of src_id, dst_id, type, interactions, weight between those ids.
-    latest_metrics
-        ``ids -> frame`` of customer_id, community_id, influence of the latest complete run,
-        or None when there is none.
+    runs
+        The store's run repository: nodes carry community and influence of its latest
+        complete run, or none when it holds no run.
 
     Returns
     -------
@@ -142,7 +142,8 @@ def assemble_ego_network(
     )
     nodes = pd.DataFrame({"customer_id": ids, "hop": [hop[c] for c in ids]})
     try:
-        metrics = latest_metrics(ids)
+        complete = runs.list_runs()
+        metrics = runs.read_metrics(complete[0].run_id, customer_ids=ids) if complete else None
     except RunNotFound:
         metrics = None
     if metrics is None:

@@ -489,10 +489,6 @@ class DuckDBStore:
                 [ids, ids],
             ).df()
 
-        def latest_metrics(ids: list[str]) -> pd.DataFrame | None:
-            runs = self.list_runs()
-            return self.read_metrics(runs[0].run_id, customer_ids=ids) if runs else None
-
         return assemble_ego_network(
             customer_id,
             hops=hops,
@@ -500,5 +496,5 @@ class DuckDBStore:
             first_hop=first_hop,
             second_hop=second_hop,
             edges_among=edges_among,
-            latest_metrics=latest_metrics,
+            runs=self,
         )

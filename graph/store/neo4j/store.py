@@ -327,10 +327,6 @@ class Neo4jStore:
             rows = read(stmt("ego.edges"), {"ids": ids, "pending": pending})
             return frame(rows, list(_EDGE_DTYPES), _EDGE_DTYPES)
 
-        def latest_metrics(ids: list[str]) -> pd.DataFrame | None:
-            runs = self.list_runs()
-            return self.read_metrics(runs[0].run_id, customer_ids=ids) if runs else None
-
         return assemble_ego_network(
             customer_id,
             hops=hops,
@@ -338,5 +334,5 @@ class Neo4jStore:
             first_hop=first_hop,
             second_hop=second_hop,
             edges_among=edges_among,
-            latest_metrics=latest_metrics,
+            runs=self,
         )
