@@ -78,13 +78,7 @@ class Reads:
     # --- store and runs -------------------------------------------------------------------
     @property
     def store(self) -> GraphStore:
-        """The store, opened on first use.
-
-        Raises
-        ------
-        StoreUnavailable
-            The store cannot be opened (missing file, locked, server down).
-        """
+        """The refresher's store, opened on first use (see `RunRefresher.store`)."""
         return self.refresher.store
 
     def close(self) -> None:
