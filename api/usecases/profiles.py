@@ -41,11 +41,11 @@ def build_profile(
     customer_id: str,
     record: Mapping[str, Any],
     *,
-    run_id: str | None,
-    metrics: Mapping[str, Any],
-    tags: Iterable[dict],
     unmasked: bool,
     pii_columns: tuple[str, ...],
+    run_id: str | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    tags: Iterable[dict] = (),
 ) -> dict:
     """One customer's profile document, ready for either JSON rendering.
 
@@ -56,8 +56,8 @@ def build_profile(
     record
         The stored customer row (`GraphStore.get_customer` or the read model's copy).
     run_id
-        The run the metrics and tags come from; None when no analysis has run (then
-        `metrics` and `tags` are empty).
+        The run the metrics and tags come from; None (the default) when no analysis has
+        run, and then `metrics` and `tags` are left empty.
     metrics
         The customer's metrics row in that run (empty when the customer joined after it);
         `ROW_KEYS` are dropped, values are made `jsonable`.
@@ -77,7 +77,7 @@ def build_profile(
     ('王**', 'c7', {'community_id': 'c7'})
     """
     shown = public_attributes(record, unmasked=unmasked, columns=pii_columns)
-    values = {k: jsonable(v) for k, v in metrics.items() if k not in ROW_KEYS}
+    values = {k: jsonable(v) for k, v in (metrics or {}).items() if k not in ROW_KEYS}
     return {
         "customer_id": customer_id,
         "attributes": {k: jsonable(v) for k, v in shown.items()},

@@ -65,15 +65,7 @@ def customer_profile(
     columns = served_pii_columns(store, pii_columns)
     record = store.get_customer(customer_id)
     if not store.list_runs():
-        return build_profile(
-            customer_id,
-            record,
-            run_id=None,
-            metrics={},
-            tags=[],
-            unmasked=unmasked,
-            pii_columns=columns,
-        )
+        return build_profile(customer_id, record, unmasked=unmasked, pii_columns=columns)
     run = resolve_run(store, run_id)
     m = store.read_metrics(run.run_id, customer_ids=[customer_id])
     return build_profile(

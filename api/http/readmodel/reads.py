@@ -260,15 +260,7 @@ class Reads:
         if record is None:
             record = self.store.get_customer(customer_id)  # loaded since the build, or 404
         if serving is None:
-            return build_profile(
-                customer_id,
-                record,
-                run_id=None,
-                metrics={},
-                tags=[],
-                unmasked=unmasked,
-                pii_columns=pii,
-            )
+            return build_profile(customer_id, record, unmasked=unmasked, pii_columns=pii)
         cache = serving.cache
         row = position(cache.ids, customer_id)
         metrics = {c: a[row] for c, a in cache.columns.items()} if row is not None else {}
