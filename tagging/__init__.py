@@ -6,8 +6,9 @@ function that reads a file.
 
 from tagging.diff import diff_assignments
 from tagging.engine import ASSIGNMENT_COLUMNS, evaluate, tag_definitions
-from tagging.expr import Expr, parse_expr
 from tagging.features import FEATURES, FeatureParams, compute_features
+from tagging.rule_parser import parse_expr
+from tagging.rule_tree import Expr
 from tagging.rules import (
     CATEGORIES,
     Catalog,

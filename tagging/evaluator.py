@@ -9,8 +9,9 @@ the difference matters. Percentiles and ranks are computed over the customers th
 value and are missing for the others.
 
 The walks below recurse once or twice per tree level. That is safe because every tree comes
-from `tagging.expr.parse_expr`, which refuses trees deeper than `tagging.expr.MAX_DEPTH`; long
-``and`` / ``or`` chains are flat lists and are folded in a loop.
+from `tagging.rule_parser.parse_expr`, which refuses trees deeper than
+`tagging.rule_parser.MAX_DEPTH`; long ``and`` / ``or`` chains are flat lists and are folded in a
+loop.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from graph.errors import RuleError
-from tagging.expr import (
+from tagging.rule_tree import (
     Arith,
     Bool,
     BoolOp,

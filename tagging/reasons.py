@@ -23,7 +23,8 @@ import pyarrow.compute as pc
 
 from graph.errors import RuleError
 from tagging.evaluator import Binding, Evaluator, Fact, Side
-from tagging.expr import Expr, parse_expr
+from tagging.rule_parser import parse_expr
+from tagging.rule_tree import Expr
 
 MISSING = "n/a"
 

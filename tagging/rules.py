@@ -27,9 +27,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from graph.errors import RuleError
-from tagging.expr import FUNCTIONS, KEYWORDS, Expr, Kind, check_expr, parse_expr
 from tagging.features import FEATURES
 from tagging.reasons import Template, parse_template
+from tagging.rule_check import check_expr
+from tagging.rule_parser import parse_expr
+from tagging.rule_tokens import KEYWORDS
+from tagging.rule_tree import FUNCTIONS, Expr, Kind
 
 CATEGORIES: tuple[str, ...] = (
     "basic",

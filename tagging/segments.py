@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from graph.errors import RuleError
-from tagging.expr import MAX_DEPTH, MAX_LENGTH
+from tagging.rule_parser import MAX_DEPTH, MAX_LENGTH
 
 
 @dataclass(frozen=True, slots=True)

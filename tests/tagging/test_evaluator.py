@@ -10,8 +10,8 @@ from tagging.evaluator import (
     community_rank,
     percentile_below,
 )
-from tagging.expr import parse_expr
 from tagging.reasons import parse_template, render_facts, render_template
+from tagging.rule_parser import parse_expr
 
 
 def test_percentile_below_ties_share_lowest():

@@ -1,7 +1,9 @@
 import pytest
 
 from graph.errors import RuleError
-from tagging.expr import BoolOp, Call, Compare, InSet, Not, check_expr, parse_expr
+from tagging.rule_check import check_expr
+from tagging.rule_parser import parse_expr
+from tagging.rule_tree import BoolOp, Call, Compare, InSet, Not
 
 NAMES = {"pagerank": "num", "in_degree": "num", "member_level": "str", "gold": "list", "k": "num"}
 

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from graph.errors import RuleError
 from tagging.evaluator import Evaluator
-from tagging.expr import MAX_DEPTH, MAX_LENGTH, check_expr, parse_expr
+from tagging.rule_check import check_expr
+from tagging.rule_parser import MAX_DEPTH, MAX_LENGTH, parse_expr
 from tagging.rules import load_rules, parse_rules
 from tagging.segments import evaluate_segment, parse_segment
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from graph.store import open_store
-from tagging.expr import MAX_DEPTH, MAX_LENGTH
+from tagging.rule_parser import MAX_DEPTH, MAX_LENGTH
 from tests.api.conftest import key
 
 runner = CliRunner()

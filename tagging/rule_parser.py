@@ -1,9 +1,4 @@
-"""The rule language: tokenizer, recursive-descent parser and static checker.
-
-Rules are small boolean expressions over per-customer features, for example
-``pct(pagerank) >= opinion_leader_pct and in_degree >= opinion_leader_min_in_degree``.
-They are parsed by this module into a tree of frozen dataclasses and never handed to
-Python's ``eval``: user text can only compare, combine and call the few functions below.
+"""The rule language's recursive-descent parser, with its depth and length limits.
 
 Grammar (keywords are case-insensitive)::
 
@@ -20,10 +15,7 @@ Grammar (keywords are case-insensitive)::
              | "(" expr ")" | list
     list    := "[" [literal ("," literal)*] "]"
 
-A NAME is a feature (a column of the feature table) or a parameter from the catalog's
-``[params]`` table; parameters let users change thresholds without rewriting rules.
-
-Every node keeps the 0-based character ``pos`` where it starts, so errors can point at it.
+The nodes it builds live in `tagging.rule_tree`.
 
 Limits: an expression holds at most `MAX_LENGTH` characters and nests at most `MAX_DEPTH`
 levels. The parser, the checker and the evaluator walk the tree recursively, so without a
@@ -33,130 +25,27 @@ would exhaust Python's stack and surface as an internal error instead of a `Rule
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Literal
 
 from graph.errors import RuleError
-
-Kind = Literal["num", "bool", "str", "list"]
-
-# --------------------------------------------------------------------------- tree
-
-
-@dataclass(frozen=True, slots=True)
-class Num:
-    value: float
-    pos: int
-    end: int
-
-
-@dataclass(frozen=True, slots=True)
-class Str:
-    value: str
-    pos: int
-    end: int
-
-
-@dataclass(frozen=True, slots=True)
-class Bool:
-    value: bool
-    pos: int
-    end: int
-
-
-@dataclass(frozen=True, slots=True)
-class ListLit:
-    items: tuple[float | str, ...]
-    pos: int
-    end: int
-
-
-@dataclass(frozen=True, slots=True)
-class Name:
-    name: str
-    pos: int
-    end: int
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    func: str
-    args: tuple[Node, ...]
-    pos: int
-    end: int
-
-
-@dataclass(frozen=True, slots=True)
-class Arith:
-    op: str
-    left: Node
-    right: Node
-    pos: int
-    end: int
-
-
-@dataclass(frozen=True, slots=True)
-class Neg:
-    operand: Node
-    pos: int
-    end: int
-
-
-@dataclass(frozen=True, slots=True)
-class Compare:
-    op: str
-    left: Node
-    right: Node
-    pos: int
-    end: int
-
-
-@dataclass(frozen=True, slots=True)
-class InSet:
-    operand: Node
-    items: Node  # ListLit or Name of a list parameter
-    negated: bool
-    pos: int
-    end: int
-
-
-@dataclass(frozen=True, slots=True)
-class BoolOp:
-    op: str  # "and" | "or"
-    operands: tuple[Node, ...]
-    pos: int
-    end: int
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    operand: Node
-    pos: int
-    end: int
-
-
-Node = Num | Str | Bool | ListLit | Name | Call | Arith | Neg | Compare | InSet | BoolOp | Not
-
-#: Functions of the language: name -> (min args, max args (None = any), result kind).
-#: ``pct``: share of customers with a strictly lower value, x 100 (top 1% -> >= 99).
-#: ``community_rank``: rank within the customer's community, 1 = highest, ties share the best.
-#: ``community_pct``: ``pct`` computed within the community.
-#: ``center``: the mean or median over customers (catalog param ``center_method``).
-FUNCTIONS: dict[str, tuple[int, int | None, Kind]] = {
-    "pct": (1, 1, "num"),
-    "community_rank": (1, 1, "num"),
-    "community_pct": (1, 1, "num"),
-    "center": (1, 1, "num"),
-    "mean": (1, 1, "num"),
-    "median": (1, 1, "num"),
-    "coalesce": (2, None, "num"),
-    "min": (2, None, "num"),
-    "max": (2, None, "num"),
-    "abs": (1, 1, "num"),
-    "is_null": (1, 1, "bool"),
-}
+from tagging.rule_tokens import Token, tokenize
+from tagging.rule_tree import (
+    FUNCTIONS,
+    Arith,
+    Bool,
+    BoolOp,
+    Call,
+    Compare,
+    Expr,
+    InSet,
+    ListLit,
+    Name,
+    Neg,
+    Node,
+    Not,
+    Num,
+    Str,
+)
 
 #: The longest expression accepted, in characters: the API's limit on a segment expression,
 #: and far above any rule of the shipped catalog.
@@ -170,76 +59,6 @@ MAX_LENGTH = 4000
 MAX_DEPTH = 64
 
 COMPARISONS = ("<=", ">=", "==", "!=", "<", ">")
-KEYWORDS = ("and", "or", "not", "in", "true", "false")
-
-
-@dataclass(frozen=True)
-class Expr:
-    """A parsed expression: the source text and its tree."""
-
-    text: str
-    tree: Node
-
-    def source(self, node: Node) -> str:
-        """The source text a node was parsed from (used to label sub-expressions)."""
-        return self.text[node.pos : node.end].strip()
-
-
-# --------------------------------------------------------------------------- tokens
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    kind: str  # num, str, name, op, kw, eof
-    value: str
-    pos: int
-    end: int
-
-
-_TOKEN_RE = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op><=|>=|==|!=|<|>|\+|-|\*|/|\(|\)|\[|\]|,)
-    """,
-    re.VERBOSE,
-)
-
-
-def tokenize(text: str, *, rule_id: str | None = None, field: str | None = None) -> list[Token]:
-    """Split an expression into tokens.
-
-    Raises
-    ------
-    RuleError
-        On a character that cannot start a token, with its position.
-    """
-    tokens: list[Token] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN_RE.match(text, pos)
-        if m is None:
-            ch = text[pos]
-            hint = "; use '==' to compare" if ch == "=" else ""
-            raise RuleError(
-                f"unexpected character {ch!r}{hint}", rule_id=rule_id, position=pos, field=field
-            )
-        kind = m.lastgroup or ""
-        value = m.group()
-        if kind == "name" and value.lower() in KEYWORDS:
-            kind, value = "kw", value.lower()
-        if kind == "str":
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        if kind != "ws":
-            tokens.append(Token(kind, value, m.start(), m.end()))
-        pos = m.end()
-    tokens.append(Token("eof", "", len(text), len(text)))
-    return tokens
-
-
-# --------------------------------------------------------------------------- parser
 
 
 class _Parser:
@@ -553,150 +372,3 @@ def parse_expr(text: str, *, rule_id: str | None = None, field: str | None = Non
     if not isinstance(text, str):
         raise RuleError("expression must be a string", rule_id=rule_id, field=field)
     return Expr(text, _Parser(text, rule_id, field).parse())
-
-
-# --------------------------------------------------------------------------- checker
-
-
-def check_expr(
-    expr: Expr,
-    *,
-    names: Mapping[str, Kind],
-    want: Kind | None,
-    rule_id: str | None = None,
-    field: str | None = None,
-) -> None:
-    """Check that every name is known and the operand kinds fit; the root must be ``want``.
-
-    ``names`` maps every feature and parameter visible to the rule to its kind.
-
-    Raises
-    ------
-    RuleError
-        Unknown name, wrong operand kind, or a root of the wrong kind, with the position.
-    """
-
-    def err(msg: str, node: Node) -> RuleError:
-        return RuleError(msg, rule_id=rule_id, position=node.pos, field=field)
-
-    def kind(node: Node) -> Kind:
-        match node:
-            case Num():
-                return "num"
-            case Str():
-                return "str"
-            case Bool():
-                return "bool"
-            case ListLit():
-                return "list"
-            case Name(name=name):
-                if name not in names:
-                    close = _close_matches(name, names)
-                    hint = f"; did you mean {close}?" if close else ""
-                    raise err(f"unknown feature or parameter {name!r}{hint}", node)
-                return names[name]
-            case Call(func=func, args=args):
-                arg_kinds = [kind(a) for a in args]
-                if func == "is_null":
-                    return "bool"
-                for a, k in zip(args, arg_kinds, strict=True):
-                    if k != "num":
-                        raise err(f"{func}() needs a numeric argument, got a {k}", a)
-                return FUNCTIONS[func][2]
-            case Arith(left=left, right=right):
-                for side in (left, right):
-                    if kind(side) != "num":
-                        raise err(f"'{node.op}' needs numbers on both sides", side)
-                return "num"
-            case Neg(operand=operand):
-                if kind(operand) != "num":
-                    raise err("'-' needs a number", operand)
-                return "num"
-            case Compare(op=op, left=left, right=right):
-                lk, rk = kind(left), kind(right)
-                if lk == "num" and rk == "num":
-                    return "bool"
-                if lk == rk and lk in ("str", "bool") and op in ("==", "!="):
-                    return "bool"
-                raise err(f"cannot compare a {lk} with a {rk} using {op!r}", node)
-            case InSet(operand=operand, items=items):
-                ok = kind(operand)
-                if ok not in ("num", "str"):
-                    raise err(f"'in' needs a number or a string on the left, got a {ok}", operand)
-                if kind(items) != "list":
-                    raise err("'in' needs a list on the right", items)
-                return "bool"
-            case BoolOp(operands=operands):
-                for o in operands:
-                    if kind(o) != "bool":
-                        raise err(f"'{node.op}' needs conditions, not a {kind(o)}", o)
-                return "bool"
-            case Not(operand=operand):
-                if kind(operand) != "bool":
-                    raise err("'not' needs a condition", operand)
-                return "bool"
-        raise err(f"unsupported expression {node!r}", node)  # pragma: no cover
-
-    got = kind(expr.tree)
-    if want is not None and got != want:
-        what = {"bool": "a condition (true/false)", "num": "a number"}.get(want, f"a {want}")
-        raise err(f"expression must be {what}, got a {got}", expr.tree)
-
-
-def _close_matches(name: str, names: Mapping[str, Kind]) -> str:
-    import difflib
-
-    found = difflib.get_close_matches(name, list(names), n=3)
-    return ", ".join(repr(f) for f in found)
-
-
-def names_in(node: Node) -> set[str]:
-    """All NAME identifiers used in a tree."""
-    out: set[str] = set()
-    stack: list[Node] = [node]
-    while stack:
-        n = stack.pop()
-        match n:
-            case Name(name=name):
-                out.add(name)
-            case Call(args=args):
-                stack.extend(args)
-            case Arith(left=left, right=right) | Compare(left=left, right=right):
-                stack.extend((left, right))
-            case Neg(operand=o) | Not(operand=o):
-                stack.append(o)
-            case InSet(operand=o, items=items):
-                stack.extend((o, items))
-            case BoolOp(operands=ops):
-                stack.extend(ops)
-    return out
-
-
-def unparse(node: Node) -> str:
-    """A canonical text for a tree, independent of spacing (used as a cache key)."""
-    match node:
-        case Num(value=v):
-            return repr(v)
-        case Str(value=v):
-            return repr(v)
-        case Bool(value=v):
-            return "true" if v else "false"
-        case ListLit(items=items):
-            return "[" + ", ".join(repr(i) for i in items) + "]"
-        case Name(name=name):
-            return name
-        case Call(func=func, args=args):
-            return f"{func}(" + ", ".join(unparse(a) for a in args) + ")"
-        case Arith(op=op, left=left, right=right):
-            return f"({unparse(left)} {op} {unparse(right)})"
-        case Neg(operand=o):
-            return f"(-{unparse(o)})"
-        case Compare(op=op, left=left, right=right):
-            return f"({unparse(left)} {op} {unparse(right)})"
-        case InSet(operand=o, items=items, negated=neg):
-            return f"({unparse(o)} {'not in' if neg else 'in'} {unparse(items)})"
-        case BoolOp(op=op, operands=ops):
-            return "(" + f" {op} ".join(unparse(o) for o in ops) + ")"
-        case Not(operand=o):
-            return f"(not {unparse(o)})"
-    raise TypeError(node)  # pragma: no cover
