@@ -6,7 +6,8 @@ function that reads a file.
 
 from tagging.diff import diff_assignments
 from tagging.engine import ASSIGNMENT_COLUMNS, evaluate, tag_definitions
-from tagging.features import FEATURES, FeatureParams, compute_features
+from tagging.feature_catalog import FEATURES, FeatureParams
+from tagging.feature_compute import compute_features
 from tagging.rule_parser import parse_expr
 from tagging.rule_tree import Expr
 from tagging.rules import (

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from graph.errors import RuleError
 from tagging.evaluator import Binding, Evaluator, Fact
-from tagging.features import FAMILY_SOURCES, FEATURES
+from tagging.feature_catalog import FAMILY_SOURCES, FEATURES
 from tagging.reasons import render_facts, render_template
 from tagging.rules import Catalog, TagFamily, TagRule
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from graph.errors import RuleError
-from tagging.features import FEATURES
+from tagging.feature_catalog import FEATURES
 from tagging.reasons import Template, parse_template
 from tagging.rule_check import check_expr
 from tagging.rule_parser import parse_expr

@@ -5,7 +5,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from tagging.features import FEATURES, FeatureParams, compute_features
+from tagging.feature_catalog import FEATURES, FeatureParams
+from tagging.feature_compute import compute_features
 
 T = pa.timestamp("us")
 
