@@ -1,6 +1,6 @@
 """The local Neo4j server really starts, authenticates, serves Browser and keeps its data.
 
-Why these tests exist: graph/store/neo4j_local.py is how developers and CI get a real Neo4j
+Why these tests exist: graph/store/neo4j_local/ is how developers and CI get a real Neo4j
 without Docker; a broken build, a missing JVM flag or auth left off would otherwise only show
 up when the Neo4j store is used. They are slow (a first build downloads ~140 MB from Maven
 Central, each start takes 20-60 s), so one server serves the whole module.
@@ -28,6 +28,7 @@ from neo4j.exceptions import AuthError
 
 from graph.errors import ConfigError
 from graph.store import neo4j_local
+from graph.store.neo4j_local.server import _resolve_password
 from tests.ci import IN_CI
 
 _MISSING = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
@@ -63,7 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 
 def test_missing_tools_give_one_clear_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(neo4j_local.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(shutil, "which", lambda tool: None)
     with pytest.raises(ConfigError) as err:
         neo4j_local.check_prerequisites()
     msg = str(err.value)
@@ -76,18 +77,18 @@ def test_password_is_resolved_and_stored_private(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
-    generated = neo4j_local._resolve_password(tmp_path, None)
+    generated = _resolve_password(tmp_path, None)
     assert len(generated) >= 24
     assert stat.S_IMODE((tmp_path / "password").stat().st_mode) == 0o600
-    assert neo4j_local._resolve_password(tmp_path, None) == generated  # reused
+    assert _resolve_password(tmp_path, None) == generated  # reused
     # the environment is the settings' to read: callers pass NEO4J_PASSWORD as an argument
     monkeypatch.setenv("NEO4J_PASSWORD", "from-the-env")
-    assert neo4j_local._resolve_password(tmp_path, None) == generated
-    assert neo4j_local._resolve_password(tmp_path, "from-the-env") == "from-the-env"
-    assert neo4j_local._resolve_password(tmp_path, "given-as-arg") == "given-as-arg"
+    assert _resolve_password(tmp_path, None) == generated
+    assert _resolve_password(tmp_path, "from-the-env") == "from-the-env"
+    assert _resolve_password(tmp_path, "given-as-arg") == "given-as-arg"
     assert (tmp_path / "password").read_text().strip() == "given-as-arg"
     with pytest.raises(ConfigError, match="8 characters"):
-        neo4j_local._resolve_password(tmp_path, "short")
+        _resolve_password(tmp_path, "short")
 
 
 def _driver(info: dict[str, Any], password: str | None = None):

@@ -1,276 +1,37 @@
-"""Run a real local Neo4j 5.26 server built from Maven Central artifacts.
+"""Start, stop and report on a local Neo4j server, and keep its password.
 
-Why this exists: guanxi needs a real Neo4j (Bolt for the store, Browser for people looking at
-the graph, optionally Graph Data Science) on machines that reach package registries but not the
-Neo4j download site, and without Docker. The Maven module next to this file
-(``graph/store/neo4j_server``) assembles the community server from the same jars the official
-tarball ships; this module builds it once, starts it as a detached JVM, and stops it.
-
-Layout of a server directory (default ``./.neo4j``)::
-
-    password       the neo4j user's password (mode 0600)
-    server.json    what start() returned (mode 0600: it holds the password)
-    conf/          neo4j.conf + user-logs.xml, rewritten by the JVM on every start
-    data/          databases and transaction logs: survives stop/start
-    logs/          neo4j.log (Neo4j's user log), console.log (JVM stdout/stderr), debug.log, ...
-    run/           neo4j.pid, ready (written by the JVM once Bolt/HTTP listen)
-
-Command line (for CI and people)::
-
-    python -m graph.store.neo4j_local build [--gds]
-    python -m graph.store.neo4j_local start [--dir .neo4j] [--gds] \\
-        [--bolt-port 7687] [--http-port 7474] [--heap 2g] [--pagecache 512m]
-    python -m graph.store.neo4j_local status [--dir .neo4j]
-    python -m graph.store.neo4j_local stop [--dir .neo4j]
-
-Nothing here reads the environment: the heap, page cache and password are arguments, which
-`guanxi neo4j local start` fills from `api.settings` (``GUANXI_NEO4J_HEAP``,
-``GUANXI_NEO4J_PAGECACHE``, ``NEO4J_PASSWORD``) and this command line from its options.
+What it holds: :func:`start` (password, free ports, build, a detached JVM, ready once a Bolt
+login works), :func:`stop` (SIGTERM, then SIGKILL as a last resort), :func:`status`, and the
+helpers they share: the password file, ``server.json``, which pid is ours, and the log tails
+that failure messages carry.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import fcntl
 import json
 import os
-import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from graph.errors import ConfigError, StoreUnavailable
-
-__all__ = [
-    "DEFAULT_DIR",
-    "DEFAULT_HEAP",
-    "DEFAULT_PAGECACHE",
-    "MODULE_DIR",
-    "build",
-    "check_prerequisites",
-    "java_command",
-    "start",
-    "status",
-    "stop",
-]
-
-#: Where a server keeps its data when no directory is given (gitignored).
-DEFAULT_DIR = Path(".neo4j")
-#: JVM heap and page cache of a server started without other values (a laptop's share).
-DEFAULT_HEAP = "2g"
-DEFAULT_PAGECACHE = "512m"
-#: The Maven module that assembles the server.
-MODULE_DIR = Path(__file__).resolve().parent / "neo4j_server"
-
-_TARGET = MODULE_DIR / "target"
-_JAR = _TARGET / "guanxi-neo4j-server.jar"
-_LIB = _TARGET / "lib"
-_PLUGINS = _TARGET / "plugins"
-_BUILD_OK = _TARGET / ".guanxi-build-ok"
-_BUILD_GDS_OK = _TARGET / ".guanxi-build-gds-ok"
-_MAIN_CLASS = "guanxi.neo4j.Main"
-_USER = "neo4j"
-_MIN_JAVA = 17
-
-# What Neo4j 5.26's own launcher passes to the JVM (neo4j.conf defaults plus the flags its
-# bootloader always adds), less -XX:+AlwaysPreTouch, which would make the whole heap resident
-# at start on a developer's laptop.
-_JVM_FLAGS = [
-    "-XX:+UseG1GC",
-    "-XX:-OmitStackTraceInFastThrow",
-    "-XX:+UnlockExperimentalVMOptions",
-    "-XX:+TrustFinalNonStaticFields",
-    "-XX:+DisableExplicitGC",
-    "-Djdk.nio.maxCachedBufferSize=1024",
-    "-Dio.netty.tryReflectionSetAccessible=true",
-    "-Djdk.tls.ephemeralDHKeySize=2048",
-    "-Djdk.tls.rejectClientInitiatedRenegotiation=true",
-    "-Dlog4j2.disable.jmx=true",
-    "-Dlog4j.layout.jsonTemplate.maxStringLength=32768",
-    "-Dfile.encoding=UTF-8",
-    "--add-opens=java.base/java.nio=ALL-UNNAMED",
-    "--add-opens=java.base/java.io=ALL-UNNAMED",
-    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
-    "--add-opens=java.base/java.lang=ALL-UNNAMED",
-    "--add-opens=java.base/java.util=ALL-UNNAMED",
-    "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
-    "--enable-native-access=ALL-UNNAMED",
-]
-
-_INSTALL_HINT = (
-    "The local Neo4j server needs a Java 17 (or 21) JDK and Maven 3 on PATH "
-    "(Debian/Ubuntu: apt-get install openjdk-17-jdk-headless maven). "
-    "Without them, run `docker compose up neo4j` or point guanxi at your own server "
-    "with --store bolt://HOST:7687."
+from graph.store.neo4j_local.config import (
+    DEFAULT_DIR,
+    DEFAULT_HEAP,
+    DEFAULT_PAGECACHE,
+    MAIN_CLASS,
+    java_command,
 )
+from graph.store.neo4j_local.maven import build, locked, tail
 
-
-# --------------------------------------------------------------------------- prerequisites
-
-
-def check_prerequisites() -> None:
-    """Fail early, with one message, when the tools the local server needs are missing.
-
-    Why: without this, a missing ``mvn`` or an old ``java`` shows up as a confusing build
-    or JVM error minutes later; the message names what to install and the alternatives.
-
-    Raises
-    ------
-    ConfigError
-        If ``java`` or ``mvn`` is not on PATH, or ``java`` is older than 17.
-    """
-    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
-    if missing:
-        raise ConfigError(f"{' and '.join(missing)} not found. {_INSTALL_HINT}")
-    major = _java_major()
-    if major is not None and major < _MIN_JAVA:
-        raise ConfigError(f"java is version {major}, Neo4j 5.26 needs 17 or 21. {_INSTALL_HINT}")
-
-
-def _java_major() -> int | None:
-    """Major version of the ``java`` on PATH, or None when it cannot be told."""
-    try:
-        out = subprocess.run(
-            ["java", "-version"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    m = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
-    if not m:
-        return None
-    major = int(m.group(1))
-    return int(m.group(2) or 0) if major == 1 else major
-
-
-# --------------------------------------------------------------------------- build
-
-
-def _built(gds: bool) -> bool:
-    """True when the jar, its libs (and plugins for GDS) are built and newer than the sources."""
-    markers = [_BUILD_OK, _BUILD_GDS_OK] if gds else [_BUILD_OK]
-    if not (_JAR.is_file() and _LIB.is_dir() and all(m.is_file() for m in markers)):
-        return False
-    sources = [MODULE_DIR / "pom.xml", *MODULE_DIR.joinpath("src").rglob("*.java")]
-    newest_source = max(p.stat().st_mtime for p in sources)
-    return min(m.stat().st_mtime for m in markers) >= newest_source
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``path`` (two starts must not build or launch twice)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def build(*, gds: bool = False, force: bool = False) -> float:
-    """Build the Maven module once (thin jar + ``target/lib``, plus ``target/plugins`` for GDS).
-
-    Why: the first build downloads ~140 MB (~250 MB with GDS) from Maven Central; later calls
-    must cost nothing, so a build is skipped while the marker files are newer than the
-    module's sources.
-
-    Parameters
-    ----------
-    gds : bool
-        Also build the ``gds`` profile (Graph Data Science into ``target/plugins``).
-    force : bool
-        Rebuild even when an up-to-date build exists.
-
-    Returns
-    -------
-    float
-        Seconds spent building (0.0 when the cached build was reused).
-
-    Raises
-    ------
-    ConfigError
-        If java or mvn is missing.
-    StoreUnavailable
-        If Maven fails (the message ends with the last lines of ``target/build.log``).
-    """
-    if not force and _built(gds):
-        return 0.0
-    check_prerequisites()
-    _TARGET.mkdir(parents=True, exist_ok=True)
-    with _locked(MODULE_DIR / "target" / ".build.lock"):
-        if not force and _built(gds):  # another process built it while we waited
-            return 0.0
-        began = time.monotonic()
-        for marker in (_BUILD_OK, _BUILD_GDS_OK):
-            marker.unlink(missing_ok=True)
-        cmd = ["mvn", "-B", "-q", "package"] + (["-Pgds"] if gds else [])
-        log = _TARGET / "build.log"
-        with log.open("w") as out:
-            rc = subprocess.run(
-                cmd, cwd=MODULE_DIR, stdout=out, stderr=subprocess.STDOUT, check=False
-            ).returncode
-        if rc != 0:
-            raise StoreUnavailable(
-                f"building the local Neo4j server failed ({' '.join(cmd)} in {MODULE_DIR}, "
-                f"exit {rc}); last lines of {log}:\n{_tail(log)}"
-            )
-        _BUILD_OK.touch()
-        if gds:
-            _BUILD_GDS_OK.touch()
-        return time.monotonic() - began
-
-
-# --------------------------------------------------------------------------- start / stop
-
-
-def java_command(
-    dir: Path,
-    *,
-    bolt_port: int,
-    http_port: int,
-    gds: bool,
-    heap: str = DEFAULT_HEAP,
-    pagecache: str = DEFAULT_PAGECACHE,
-) -> list[str]:
-    """The ``java`` command line that runs the server for ``dir``.
-
-    Why public: CI and people debugging a JVM problem can print and run it by hand.
-    """
-    classpath = [str(_JAR), str(_LIB / "*")]
-    if gds:
-        # Same as bin/neo4j: plugins are on the class path and scanned for procedures.
-        classpath.insert(0, str(_PLUGINS / "*"))
-    cmd = [
-        "java",
-        f"-Xmx{heap}",
-        *_JVM_FLAGS,
-        "-cp",
-        os.pathsep.join(classpath),
-        _MAIN_CLASS,
-        "--home",
-        str(dir),
-        "--bolt-port",
-        str(bolt_port),
-        "--http-port",
-        str(http_port),
-        "--password-file",
-        str(dir / "password"),
-        "--pagecache",
-        pagecache,
-    ]
-    if gds:
-        cmd += ["--plugins", str(_PLUGINS)]
-    return cmd
+_USER = "neo4j"
 
 
 def start(
@@ -326,7 +87,7 @@ def start(
     """
     dir = Path(dir).expanduser().resolve()
     dir.mkdir(parents=True, exist_ok=True)
-    with _locked(dir / "run" / "start.lock"):
+    with locked(dir / "run" / "start.lock"):
         running = _running_info(dir)
         if running is not None:
             if gds and not running.get("gds"):
@@ -478,7 +239,7 @@ def _is_our_server(pid: int, dir: Path) -> bool:
         cmd = p.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
-    return _MAIN_CLASS in cmd and str(dir) in cmd
+    return MAIN_CLASS in cmd and str(dir) in cmd
 
 
 def _server_pid(dir: Path) -> int | None:
@@ -579,69 +340,10 @@ def _wait_gone(p: psutil.Process, timeout: float, proc: subprocess.Popen[bytes] 
     return False
 
 
-def _tail(path: Path, lines: int = 25) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return f"({path} not readable)"
-    return "\n".join(text[-lines:]) or f"({path} is empty)"
-
-
 def _log_tails(dir: Path) -> str:
     logs = dir / "logs"
     return "\n".join(
-        f"--- last lines of {logs / name}:\n{_tail(logs / name)}"
+        f"--- last lines of {logs / name}:\n{tail(logs / name)}"
         for name in ("console.log", "neo4j.log")
         if (logs / name).exists()
     )
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m graph.store.neo4j_local", description="Local Neo4j 5.26 server."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("build", "start", "stop", "status"):
-        p = sub.add_parser(name)
-        if name != "build":
-            p.add_argument("--dir", type=Path, default=DEFAULT_DIR)
-        if name in ("build", "start"):
-            p.add_argument("--gds", action="store_true")
-        if name == "start":
-            p.add_argument("--bolt-port", type=int, default=7687)
-            p.add_argument("--http-port", type=int, default=7474)
-            p.add_argument("--timeout", type=float, default=180)
-            p.add_argument("--heap", default=DEFAULT_HEAP, help="JVM -Xmx, e.g. 1g")
-            p.add_argument("--pagecache", default=DEFAULT_PAGECACHE, help="e.g. 512m")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "build":
-            print(json.dumps({"build_seconds": round(build(gds=args.gds), 1)}))
-        elif args.command == "start":
-            info = start(
-                args.dir,
-                bolt_port=args.bolt_port,
-                http_port=args.http_port,
-                gds=args.gds,
-                heap=args.heap,
-                pagecache=args.pagecache,
-                timeout=args.timeout,
-            )
-            print(json.dumps({k: v for k, v in info.items() if k != "password"}, indent=2))
-        elif args.command == "stop":
-            print("stopped" if stop(args.dir) else "not running")
-        else:
-            info = status(args.dir)
-            info.pop("password", None)
-            print(json.dumps(info, indent=2))
-    except (ConfigError, StoreUnavailable) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main())
