@@ -38,7 +38,7 @@ def bench(
     if peer is not None:
         if peer != "gds":
             raise typer.BadParameter("--peer takes 'gds'")
-        from api.bench.vs_gds import run_gds_bench
+        from api.bench.gds import run_gds_bench
 
         with errors():
             result = run_gds_bench(

@@ -1,6 +1,6 @@
 """Graph Data Science calls over a Neo4j store's own connection, registered statements only.
 
-The GDS benchmark (`api.bench.vs_gds`) times GDS against guanxi on the same server; it sends
+The GDS benchmark (`api.bench.gds`) times GDS against guanxi on the same server; it sends
 nothing but the statements of `gds_statements`, through the store's `Bolt` session, so they
 are linted and listed like the store's own.
 """

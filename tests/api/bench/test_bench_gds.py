@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-from api.bench.vs_gds import spearman, top_k_overlap
+from api.bench.gds import spearman, top_k_overlap
 
 REQUIRED = {
     "guanxi_total_s",
@@ -46,7 +46,7 @@ def test_top_k_overlap():
     reason="needs a Neo4j with GDS: set NEO4J_GDS_URI, or GUANXI_TEST_NEO4J_GDS=1 to start one",
 )
 def test_gds_bench_small(tmp_path):
-    from api.bench.vs_gds import run_gds_bench
+    from api.bench.gds import run_gds_bench
 
     res = run_gds_bench(
         customers=300,

@@ -1,6 +1,6 @@
 """The GDS benchmark's statements run through the store's registry and connection.
 
-Why: `api.bench.vs_gds` used to keep its own driver and raw Cypher, outside the registry and
+Why: `api.bench.gds` used to keep its own driver and raw Cypher, outside the registry and
 its lint. Its statements now go through `graph.store.neo4j.gds.Gds` on the store's `Bolt`.
 The parts that need no GDS plugin run here against the test server: the customer-node map,
 writing the weighted edges and removing them again (the one auto-commit statement, since
