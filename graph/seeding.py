@@ -118,8 +118,8 @@ def imm_seeds(
         Per-edge activation probabilities (ignored when ``g`` is a ``CascadeGraph``).
     epsilon
         Approximation slack. The number of RR sets grows as ``1/epsilon**2``: 0.1 is the
-        textbook setting; 0.2 is about 4x faster and still a sound guarantee, and is the
-        sensible choice for interactive planning at a million customers.
+        textbook setting; 0.2 needs a quarter of the sets and is still a sound guarantee,
+        the sensible choice for interactive planning at a million customers.
     ell
         Confidence exponent: the guarantee holds with probability ``1 - 1/n**ell``.
     eligible, community, max_per_community, target

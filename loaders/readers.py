@@ -307,7 +307,7 @@ def _read_csv(
     try:
         table = con.sql(
             # store_rejects keeps unsplittable lines (with their line numbers) for quarantine;
-            # strict_mode=false would also accept them but makes the read ~8x slower
+            # strict_mode=false would also accept them but makes the read much slower
             f"SELECT * FROM read_csv(?, {_CSV_OPTIONS}, delim=?, store_rejects=true)",
             params=[str(read_from or path), dialect.delimiter or ","],
         ).to_arrow_table()
