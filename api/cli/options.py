@@ -12,8 +12,7 @@ StoreOpt = Annotated[
     typer.Option(
         "--store",
         help="Store URI (duckdb:///file.duckdb or bolt://host:7687); "
-        "default from GUANXI_STORE or ./guanxi.duckdb",
-        envvar="GUANXI_STORE",
+        "default from the settings (GUANXI_STORE) or ./guanxi.duckdb",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]

@@ -134,3 +134,13 @@ def test_serve_refuses_malformed_keys_in_one_line(tmp_path, monkeypatch):
     res = runner.invoke(app, ["serve", "--store", f"duckdb:///{tmp_path / 'x.duckdb'}"])
     assert res.exit_code == 1
     assert "GUANXI_API_KEYS must look like" in res.stderr
+
+
+def test_store_defaults_to_the_settings_store(analysed_store_uri, monkeypatch):
+    # no --store: the command opens the store GUANXI_STORE names, read through the settings
+    monkeypatch.setenv("GUANXI_STORE", analysed_store_uri)
+    res = CliRunner().invoke(app, ["influencers", "--top", "3", "--json"])
+    assert res.exit_code == 0, res.output
+    with usecases.open_default(analysed_store_uri) as st:
+        _, expected = usecases.influencers(st, limit=3)
+    assert [r["customer_id"] for r in json.loads(res.stdout)] == list(expected["customer_id"])
