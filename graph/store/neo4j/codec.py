@@ -225,9 +225,28 @@ def frame(rows: list, columns: list[str], dtypes: dict[str, str]) -> pd.DataFram
 # --- chunk bounds ------------------------------------------------------------------------------
 
 
-def _utf16(text: str) -> bytes:
-    """A sort key ordering strings by UTF-16 code unit, as Cypher's comparisons do."""
-    return text.encode("utf-16-be", "surrogatepass")
+#: Code points from here up are where code point and UTF-16 order can disagree: supplementary
+#: characters (a surrogate pair in UTF-16) against BMP characters from U+E000 up.
+_ORDER_SAFE_BELOW = 0xD800
+
+
+def order_safe_prefix(text: str) -> str:
+    """The longest prefix of `text` made only of characters below U+D800.
+
+    Any string compares the same way with such a prefix under code point order and under
+    UTF-16 order: at the first position where they differ, the prefix's character is below
+    every surrogate and every BMP character from U+E000 up, so both orders agree on which
+    side is smaller.
+
+    Examples
+    --------
+    >>> order_safe_prefix("客户😀z")
+    '客户'
+    """
+    for i, ch in enumerate(text):
+        if ord(ch) >= _ORDER_SAFE_BELOW:
+            return text[:i]
+    return text
 
 
 def chunk_ranges(cuts: Sequence[str]) -> list[tuple[str, str | None]]:
@@ -238,11 +257,12 @@ def chunk_ranges(cuts: Sequence[str]) -> list[tuple[str, str | None]]:
     Neo4j orders strings two ways: ``ORDER BY`` and the index seek by code point, but
     comparisons of values (a filter, and the check that a seek's lower bound is below its
     upper one) by UTF-16 code unit. They disagree once ids mix characters outside the BMP
-    (emoji, CJK Extension B) with BMP ones from U+E000 up (full-width forms): a [lo, hi)
-    increasing by code point but not by UTF-16 was read as empty, and its customers were
-    lost. So a cut is kept only when it is above the previous kept cut in both orders; the
-    ranges then partition the ids under either order (a dropped cut merges two chunks, which
-    only such mixed ids can cause).
+    (emoji, CJK Extension B) with BMP ones from U+E000 up (full-width forms). Which of the two
+    a chunk's query uses depends on its plan (a seek while the index is online, a scan and a
+    filter while it is populating), so a customer could fall in two chunks or in none. Each
+    cut is therefore cut back to its `order_safe_prefix`, with which every id compares the
+    same way under both orders: the ranges are one partition whatever the plans. A cut whose
+    safe prefix is empty or not above the previous kept cut is dropped (two chunks merge).
 
     Examples
     --------
@@ -250,8 +270,9 @@ def chunk_ranges(cuts: Sequence[str]) -> list[tuple[str, str | None]]:
     [('', 'C1'), ('C1', 'C5'), ('C5', None)]
     """
     kept: list[str] = []
-    for c in cuts:
-        if not kept or (c > kept[-1] and _utf16(c) > _utf16(kept[-1])):
+    for cut in cuts:
+        c = order_safe_prefix(cut)
+        if c and (not kept or c > kept[-1]):
             kept.append(c)
     los = ["", *kept]
     his: list[str | None] = [*kept, None]
