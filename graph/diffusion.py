@@ -199,8 +199,10 @@ class SpreadEstimate:
     when one was given. The 95% interval is the normal approximation
     ``mean ± 1.96·std/√runs``; it describes Monte Carlo error only, not model error (the
     activation mapping is an assumption). ``community_reach[c]`` is the mean number of
-    (target) customers reached in community ``c``. ``reach_per_run`` keeps each world's
-    count so two estimates made with the same ``seed`` and ``runs`` can be compared pairwise.
+    (target) customers reached in community ``c``. ``hop_reach[h]`` is the mean number reached
+    ``h`` steps from the nearest seed (``hop_reach[0]``: the seeds themselves), so the hops sum
+    to ``mean``. ``reach_per_run`` keeps each world's count so two estimates made with the
+    same ``seed`` and ``runs`` can be compared pairwise.
     """
 
     mean: float
@@ -211,6 +213,7 @@ class SpreadEstimate:
     seed: int
     reach_per_run: np.ndarray = field(repr=False)
     community_reach: np.ndarray | None = field(default=None, repr=False)
+    hop_reach: np.ndarray | None = field(default=None, repr=False)
 
 
 def simulate_spread(
@@ -375,6 +378,7 @@ def _estimate(
     per_run = np.zeros(runs)
     n_comm = 0 if comm is None else int(comm.max(initial=-1)) + 1
     comm_total = np.zeros(n_comm)
+    hop_total = np.zeros(0)
     # Batches are bounded by examined edges as well as reached pairs: a seed set of hubs
     # flips hundreds of coins per world before reaching anyone.
     fanout = 1.0 + len(cg.out_dst) / max(cg.n, 1)
@@ -384,9 +388,15 @@ def _estimate(
         worlds = np.arange(start, min(runs, start + chunk))
         cid = np.repeat(np.arange(worlds.size), seeds.size)
         v = np.tile(seeds, worlds.size)
-        cid, v = _reach(cg.n, cg.out_indptr, cg.out_dst, cid, v, _hash_coin(cg, seed, worlds))
+        cid, v, hop = _reach(
+            cg.n, cg.out_indptr, cg.out_dst, cid, v, _hash_coin(cg, seed, worlds), with_hops=True
+        )
         w = None if target_w is None else target_w[v]
         per_run[worlds] = np.bincount(cid, weights=w, minlength=worlds.size)
+        by_hop = np.bincount(hop, weights=w)
+        if by_hop.size > hop_total.size:
+            hop_total = np.pad(hop_total, (0, by_hop.size - hop_total.size))
+        hop_total[: by_hop.size] += by_hop
         if comm is not None:
             comm_total += np.bincount(comm[v], weights=w, minlength=n_comm)
         mean_size = max(1.0, v.size / worlds.size)
@@ -404,6 +414,7 @@ def _estimate(
         seed=seed,
         reach_per_run=per_run,
         community_reach=None if comm is None else comm_total / runs,
+        hop_reach=hop_total / runs,
     )
 
 
@@ -448,14 +459,17 @@ def _reach(
     coin: Callable[[np.ndarray, np.ndarray], np.ndarray],
     *,
     blocked: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    with_hops: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Breadth-first reach of many cascades at once over a CSR adjacency.
 
     ``cid[i]`` is the cascade of start vertex ``start[i]``; ``coin(cids, positions)`` says
     which examined CSR positions are live. ``blocked`` keys (``cascade * n + vertex``) count
     as already reached and are neither returned nor expanded: with them, the result is the
     marginal reach given an earlier seed set in the same world. Returns ``(cascade, vertex)``
-    of every newly reached pair, start vertices included.
+    of every newly reached pair, start vertices included, and with ``with_hops`` the number
+    of steps from the start at which each pair was first reached (breadth-first, so that is
+    its distance in the live-edge world).
     """
     n64 = np.int64(n)
     keys = _distinct(cid.astype(np.int64) * n64 + start.astype(np.int64))
@@ -483,6 +497,9 @@ def _reach(
         frontier = cand[seen.add_new(cand)]
         found.append(frontier)
     out = np.concatenate(found)
+    if with_hops:
+        hops = np.repeat(np.arange(len(found)), [f.size for f in found])
+        return out // n64, out % n64, hops
     return out // n64, out % n64
 
 

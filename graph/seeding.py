@@ -133,8 +133,10 @@ def imm_seeds(
     Returns
     -------
     SeedSelection
-        ``method="imm"``; ``params`` holds ``theta``, ``lower_bound``, ``capped``,
-        ``ell`` and the constraint settings.
+        ``method="imm"``; ``params`` holds ``theta``, ``lower_bound``, ``upper_bound`` (an
+        expected reach no ``k`` eligible seeds exceed, with probability
+        :data:`UPPER_BOUND_CONFIDENCE`: how far any list, this one included, can be from
+        the best), ``capped``, ``ell`` and the constraint settings.
 
     Raises
     ------
@@ -191,7 +193,7 @@ def imm_seeds(
             have = theta_i
         rr = RRSets.concat(parts)
         parts = [rr]
-        _, _, covered = _max_coverage(rr, cons, kk)
+        _, _, covered, _ = _max_coverage(rr, cons, kk)
         spread = n_roots * covered / rr.count
         if spread >= (1 + eps_p) * x:
             lower_bound = spread / (1 + eps_p)
@@ -208,8 +210,12 @@ def imm_seeds(
     if theta > cap_rr:
         theta, params["capped"] = int(cap_rr), True
     rr = reverse_reachable_sets(cg, theta, rng=rng, roots=roots)
-    seeds, gains, covered = _max_coverage(rr, cons, kk)
-    params.update(theta=theta, lower_bound=lower_bound)
+    seeds, gains, covered, cover_bound = _max_coverage(rr, cons, kk, upper=True)
+    params.update(
+        theta=theta,
+        lower_bound=lower_bound,
+        upper_bound=_spread_upper_bound(cover_bound or 0, rr.count, n_roots),
+    )
     return SeedSelection(
         seeds=seeds,
         marginal_gain=n_roots * gains / rr.count,
@@ -394,6 +400,23 @@ def top_pagerank_seeds(
     return _top_scored(score, k, "top_pagerank", g.vcount(), eligible, community, max_per_community)
 
 
+#: Confidence of the upper bound on the optimum that :func:`imm_seeds` reports.
+UPPER_BOUND_CONFIDENCE = 0.95
+
+
+def _spread_upper_bound(cover_bound: int, rr_count: int, n_roots: int) -> float:
+    """Expected reach no ``k`` seeds exceed, with probability ``UPPER_BOUND_CONFIDENCE``.
+
+    ``cover_bound`` bounds the optimum's RR-set coverage (see `_max_coverage`); the
+    martingale tail bound of OPIM-C (Lemma 4.3 of Tang et al. 2018) turns it into a bound
+    on the optimum's expected coverage, scaled to customers by ``n_roots / rr_count``; no
+    seed set reaches more than the ``n_roots`` possible roots, so that caps it.
+    """
+    a = math.log(1.0 / (1.0 - UPPER_BOUND_CONFIDENCE)) / 2.0
+    bound = (math.sqrt(cover_bound + a) + math.sqrt(a)) ** 2 * n_roots / max(rr_count, 1)
+    return float(min(bound, n_roots))
+
+
 @dataclass(frozen=True)
 class _Constraints:
     selectable: np.ndarray
@@ -423,12 +446,20 @@ def _constraints(
     return _Constraints(selectable, comm, cap, n_comm)
 
 
-def _max_coverage(rr: RRSets, cons: _Constraints, k: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Greedy max coverage of RR sets: (seeds, newly covered sets per seed, total covered).
+def _max_coverage(
+    rr: RRSets, cons: _Constraints, k: int, *, upper: bool = False
+) -> tuple[np.ndarray, np.ndarray, int, int | None]:
+    """Greedy max coverage of RR sets: seeds, newly covered sets per seed, total covered,
+    and with ``upper`` a bound on the coverage of ANY ``k`` eligible customers.
 
     Each pick locates its sets with one vectorised scan of the flat array; that is cheaper
     than building a vertex -> sets inverted index (a sort of every element) while ``k`` is
     a campaign budget of tens to hundreds.
+
+    The bound is OPIM-C's (Tang, Tang, Xiao, Yuan, SIGMOD 2018): by submodularity, any set
+    ``S`` of ``k`` covers at most what the greedy prefix ``S_i`` covers plus the ``k``
+    largest marginal coverages given ``S_i``; the minimum over the prefixes is kept. It
+    ignores the per-community cap, so it bounds the capped optimum too.
     """
     verts, indptr = rr.vertices, rr.indptr
     n = cons.selectable.size
@@ -437,7 +468,19 @@ def _max_coverage(rr: RRSets, cons: _Constraints, k: int) -> tuple[np.ndarray, n
     allowed = cons.selectable.copy()
     used = np.zeros(cons.n_communities, np.int64)
     seeds, gains = [], []
+    pool = np.flatnonzero(cons.selectable) if upper else None
+    bound: int | None = None
+
+    def tighten() -> None:
+        nonlocal bound
+        c = counts[pool]
+        top = int(c.sum()) if c.size <= k else int(np.partition(c, c.size - k)[-k:].sum())
+        here = int(sum(gains)) + top
+        bound = here if bound is None else min(bound, here)
+
     for _ in range(k):
+        if upper:
+            tighten()
         v = int(np.argmax(np.where(allowed, counts, -1)))
         if not allowed[v]:
             break
@@ -458,7 +501,9 @@ def _max_coverage(rr: RRSets, cons: _Constraints, k: int) -> tuple[np.ndarray, n
             lo - (np.cumsum(cnt) - cnt), cnt
         )
         counts -= np.bincount(verts[pos], minlength=n)
-    return np.asarray(seeds, np.int64), np.asarray(gains, np.float64), int(sum(gains))
+    if upper:
+        tighten()
+    return np.asarray(seeds, np.int64), np.asarray(gains, np.float64), int(sum(gains)), bound
 
 
 def _top_scored(
