@@ -58,7 +58,8 @@ def _stage(name: str, customers: int, workdir: Path) -> dict:
                 "detail": {k: round(v, 3) for k, v in timings.items()},
             }
     if name == "plan":
-        from api.usecases.campaigns import CampaignParams, plan_referral
+        from api.usecases.campaign_setup import CampaignParams
+        from api.usecases.campaigns import plan_referral
 
         with usecases.open_configured_store(store_uri, read_only=True) as st:
             plan = plan_referral(st, CampaignParams(k=50))

@@ -31,7 +31,8 @@ def plan_referral_cmd(
 
     Customers without marketing consent or holding fraud_risk / credit_risk are never seeds.
     """
-    from api.usecases.campaigns import CampaignParams, plan_referral, plan_to_csv
+    from api.usecases.campaign_setup import CampaignParams
+    from api.usecases.campaigns import plan_referral, plan_to_csv
 
     with errors(), usecases.open_default(store) as st, progress(not as_json) as bar:
         params = CampaignParams(

@@ -12,7 +12,8 @@ from api import usecases
 from api.http.auth import Caller
 from api.http.deps import ReadsDep, requires
 from api.http.schemas import ReferralPlanRequest, error_responses
-from api.usecases.campaigns import CampaignContext, CampaignParams, plan_referral, prepare_campaign
+from api.usecases.campaign_setup import CampaignContext, CampaignParams, prepare_campaign
+from api.usecases.campaigns import plan_referral
 
 router = APIRouter(tags=["campaigns"])
 PlannerDep = Annotated[Caller, Depends(requires("operator", action="campaign planning"))]

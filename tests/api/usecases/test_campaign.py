@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.usecases import analyze
-from api.usecases.campaigns import CampaignParams, plan_referral, plan_to_csv, prepare_campaign
+from api.usecases.campaign_setup import CampaignParams, prepare_campaign
+from api.usecases.campaigns import plan_referral, plan_to_csv
 from graph.errors import ConfigError, RuleError
 from graph.store import open_store
 from loaders.ingest import load_folder
@@ -158,12 +159,12 @@ def test_context_graph_is_the_graph_the_run_was_computed_on(store, ctx):
 
 
 def test_bad_target_expression_raises_before_any_work(store, monkeypatch):
-    import api.usecases.campaigns as campaign
+    import api.usecases.campaign_setup as campaign_setup
 
     def boom(*a, **kw):
         raise AssertionError("graph built despite a bad expression")
 
-    monkeypatch.setattr(campaign, "project_graph", boom)
+    monkeypatch.setattr(campaign_setup, "project_graph", boom)
     with pytest.raises(RuleError):
         plan_referral(store, CampaignParams(k=5, target="opinion_leader AND AND bridge"))
     with pytest.raises(RuleError):
