@@ -9,7 +9,9 @@ row ends up in exactly one of the two, so read = loaded + quarantined holds by c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import duckdb
 import numpy as np
@@ -55,28 +57,60 @@ class LoadResult:
         return self.valid.num_rows + self.quarantined.num_rows
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
+#: SQL dialects the validation pass is generated for: DuckDB (the local loader) and Spark SQL
+#: (the Spark engine, ANSI mode). The checks, their order and the reason codes are one
+#: definition; only spelling differs.
+Dialect = Literal["duckdb", "spark"]
 
 #: The canonical form the contract writes, without offset or zone: a plain TIMESTAMP cast reads
 #: it exactly as the TIMESTAMPTZ cast (in UTC) does, at a third of the cost.
 _PLAIN_TIMESTAMP = "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
 
+#: Spark's casts accept forms DuckDB refuses (a bare year as a date, ``1.5d`` as a number);
+#: on Spark a value must also have the shape DuckDB reads, so both quarantine the same rows.
+_SPARK_DATE_SHAPE = "^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([T ].*)?$"
+_SPARK_NUMBER_SHAPE = "^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
+_SPARK_TRIM = r"^\p{Zs}+|\p{Zs}+$"
+_SPARK_SPECIAL_NUMBER = "^[+-]?([iI][nN][fF]([iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
 
-def _text_expr(col: str, *, trim: bool) -> str:
-    return f"NULLIF(trim(r.{_q(col)}), '')" if trim else f"NULLIF(r.{_q(col)}, '')"
+
+def _q(name: str, dialect: Dialect = "duckdb") -> str:
+    if dialect == "spark":
+        return "`" + name.replace("`", "``") + "`"
+    return '"' + name.replace('"', '""') + '"'
 
 
-def _typed_expr(col: str, dtype: pa.DataType, *, trim: bool = True) -> str:
-    raw = _text_expr(col, trim=trim)
+def _lit(text: str, dialect: Dialect = "duckdb") -> str:
+    if dialect == "spark":
+        # Spark SQL reads backslash escapes in string literals
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _text_expr(col: str, *, trim: bool, dialect: Dialect = "duckdb") -> str:
+    ref = f"r.{_q(col, dialect)}"
+    if not trim:
+        return f"NULLIF({ref}, '')"
+    if dialect == "spark":
+        # DuckDB's trim removes Unicode space separators (category Zs), Spark's only U+0020
+        return f"NULLIF(regexp_replace({ref}, {_lit(_SPARK_TRIM, dialect)}, ''), '')"
+    return f"NULLIF(trim({ref}), '')"
+
+
+def _typed_expr(
+    col: str, dtype: pa.DataType, *, trim: bool = True, dialect: Dialect = "duckdb"
+) -> str:
+    raw = _text_expr(col, trim=trim, dialect=dialect)
+    spark = dialect == "spark"
     if dtype == pa.string():
         return raw
     if dtype == pa.timestamp("us"):
+        if spark:
+            # offsets are honoured (the session runs in UTC); naive times are taken as given
+            return (
+                f"CASE WHEN {raw} RLIKE {_lit(_SPARK_DATE_SHAPE, dialect)} "
+                f"THEN CAST(try_cast({raw} AS TIMESTAMP) AS TIMESTAMP_NTZ) END"
+            )
         # offsets are honoured (converted to UTC); naive times are taken as given
         plain = f"r.{_q(col)}"
         return (
@@ -85,18 +119,192 @@ def _typed_expr(col: str, dtype: pa.DataType, *, trim: bool = True) -> str:
             f"ELSE TRY_CAST({raw} AS TIMESTAMPTZ)::TIMESTAMP END"
         )
     if dtype == pa.date32():
+        if spark:
+            shape = _lit(_SPARK_DATE_SHAPE, dialect)
+            return f"CASE WHEN {raw} RLIKE {shape} THEN try_cast({raw} AS DATE) END"
         return f"TRY_CAST({raw} AS DATE)"
     if dtype == pa.float64():
+        if spark:
+            return (
+                f"CASE WHEN {raw} RLIKE {_lit(_SPARK_NUMBER_SHAPE, dialect)} "
+                f"OR {raw} RLIKE {_lit(_SPARK_SPECIAL_NUMBER, dialect)} "
+                f"THEN try_cast({raw} AS DOUBLE) END"
+            )
         return f"TRY_CAST({raw} AS DOUBLE)"
     if dtype in (pa.int64(), pa.int32()):
+        if spark:
+            # DuckDB reads '1.5' and '1e3' as integers (rounded half away from zero)
+            return (
+                f"CASE WHEN {raw} RLIKE {_lit(_SPARK_NUMBER_SHAPE, dialect)} "
+                f"THEN coalesce(try_cast({raw} AS BIGINT), "
+                f"try_cast(round(try_cast({raw} AS DECIMAL(38, 9)), 0) AS BIGINT)) END"
+            )
         return f"TRY_CAST({raw} AS BIGINT)"
     if dtype == pa.bool_():
-        t = ", ".join(_lit(w) for w in TRUE_WORDS)
-        f = ", ".join(_lit(w) for w in FALSE_WORDS)
+        t = ", ".join(_lit(w, dialect) for w in TRUE_WORDS)
+        f = ", ".join(_lit(w, dialect) for w in FALSE_WORDS)
         return (
             f"CASE WHEN lower({raw}) IN ({t}) THEN true WHEN lower({raw}) IN ({f}) THEN false END"
         )
     raise TypeError(dtype)
+
+
+@dataclass(frozen=True)
+class ValidationSql:
+    """The one validation pass of a table, as SQL over the text rows and the known ids.
+
+    ``sql`` yields every input row, typed, with ``_row``, the carried columns, ``_check`` (the
+    number of the first check it fails, NULL for a good row) and ``_value`` (the offending
+    text); ``checks`` lists ``(condition, reason, column, value)`` by check number.
+    """
+
+    sql: str
+    checks: tuple[tuple[str, str, str, str], ...]
+
+
+def validation_sql(
+    table_name: str,
+    present: list[str],
+    *,
+    dialect: Dialect = "duckdb",
+    padded: set[str] | None = None,
+    carry: tuple[str, ...] = (),
+    source: str = "raw_in",
+    known: str = "known",
+) -> ValidationSql:
+    """Generate the validation pass of ``table_name`` for the columns ``present`` in the input.
+
+    Parameters
+    ----------
+    table_name
+        One of customers, relations, transactions, events.
+    present
+        The input's column names (without ``_row``).
+    dialect
+        ``duckdb`` or ``spark``; the same checks in the same order, spelled for each.
+    padded
+        Columns that may need trimming (None: all); a DuckDB-side shortcut.
+    carry
+        Input columns passed through untouched besides ``_row`` (the Spark engine's ``_file``).
+    source, known
+        The relations read: the text rows (with ``_row``) and the known customer ids (one
+        distinct ``customer_id`` column).
+    """
+    d = dialect
+    schema = SCHEMAS[table_name]
+    contract = contract_columns(table_name)
+    extras = [c for c in present if c not in contract]
+    trimmed = set(present) if padded is None else padded
+    select_typed = []
+    checks: list[tuple[str, str, str, str]] = []  # (condition, reason, column, value expr)
+    for col in contract:
+        dtype = schema.field(col).type
+        if col in present:
+            trim = col in trimmed
+            select_typed.append(f"{_typed_expr(col, dtype, trim=trim, dialect=d)} AS {_q(col, d)}")
+            if dtype != pa.string():
+                select_typed.append(
+                    f"{_text_expr(col, trim=trim, dialect=d)} AS {_q('_raw_' + col, d)}"
+                )
+        else:
+            select_typed.append(f"CAST(NULL AS {_sql_type(dtype, d)}) AS {_q(col, d)}")
+    for col in required_columns(table_name):
+        # typed columns keep their trimmed raw text, so "empty" is not confused with "bad"
+        raw_col = col if schema.field(col).type == pa.string() else "_raw_" + col
+        checks.append((f"t.{_q(raw_col, d)} IS NULL", Reason.MISSING_VALUE, col, "NULL"))
+    for col in contract:
+        dtype = schema.field(col).type
+        if col in present and dtype != pa.string():
+            checks.append(
+                (
+                    f"t.{_q('_raw_' + col, d)} IS NOT NULL AND t.{_q(col, d)} IS NULL",
+                    PARSE_REASON[dtype],
+                    col,
+                    f"t.{_q('_raw_' + col, d)}",
+                )
+            )
+    for col, (allowed, reason) in ENUMS.get(table_name, {}).items():
+        values = ", ".join(_lit(v, d) for v in allowed)
+        checks.append((f"t.{_q(col, d)} NOT IN ({values})", reason, col, f"t.{_q(col, d)}"))
+    if table_name == "relations":
+        checks.append(("t.src_id = t.dst_id", Reason.SELF_RELATION, "dst_id", "t.dst_id"))
+    refs = CUSTOMER_REFS[table_name]
+    joins = ""
+    for i, col in enumerate(refs):
+        # a hash join against the known ids; NOT IN (subquery) inside a CASE runs far slower
+        joins += f" LEFT JOIN {known} k{i} ON k{i}.customer_id = t.{_q(col, d)}"
+        checks.append(
+            (f"k{i}.customer_id IS NULL", Reason.UNKNOWN_CUSTOMER, col, f"t.{_q(col, d)}")
+        )
+    # a conflict needs a column besides the id to differ in; with the id alone, repeated
+    # rows are identical and the first one simply wins
+    content_cols = [c for c in present if c != "customer_id"]
+    if table_name == "customers" and content_cols:
+        checks.append(
+            (
+                "t._first_row <> t._row AND t._hash <> t._first_hash",
+                Reason.DUPLICATE_CONFLICT,
+                "customer_id",
+                "t.customer_id",
+            )
+        )
+
+    text_type = _sql_type(pa.string(), d)
+    # each condition is evaluated once, into a check number; the rest is looked up from it
+    check_case = (
+        "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _, _) in enumerate(checks)) + " END"
+        if checks
+        else "CAST(NULL AS INTEGER)"
+    )
+    value_case = (
+        "CASE _check "
+        + " ".join(
+            f"WHEN {i} THEN CAST(({v}) AS {text_type})" for i, (_, _, _, v) in enumerate(checks)
+        )
+        + " END"
+        if checks
+        else f"CAST(NULL AS {text_type})"
+    )
+    if not extras:
+        attributes = f"CAST(NULL AS {text_type})"
+    elif d == "spark":
+        # nulls kept, as DuckDB's json_object keeps them
+        fields = ", ".join(f"{_lit(c, d)}, r.{_q(c, d)}" for c in extras)
+        attributes = f"to_json(named_struct({fields}), map('ignoreNullFields', 'false'))"
+    else:
+        attributes = "json_object(" + ", ".join(f"{_lit(c)}, r.{_q(c)}" for c in extras) + ")"
+    dup = ""
+    window = ""
+    if table_name == "customers" and content_cols:
+        # the first row of an id wins; a later row with different values is a conflict
+        if d == "spark":
+            # Spark's hashes skip nulls, so (NULL, 'a') and ('a', NULL) would collide:
+            # each value is hashed together with whether it is missing
+            content = ", ".join(f"r.{_q(c, d)}, r.{_q(c, d)} IS NULL" for c in content_cols)
+            hashed = f"xxhash64({content})"
+            key = _text_expr("customer_id", trim=True, dialect=d)
+        else:
+            content = ", ".join(f"r.{_q(c)}" for c in content_cols)
+            hashed = f"hash({content})"
+            key = "NULLIF(trim(r.customer_id), '')"
+        dup = (
+            f", {hashed} AS _hash, "
+            "first_value(r._row) OVER w AS _first_row, "
+            f"first_value({hashed}) OVER w AS _first_hash"
+        )
+        window = f" WINDOW w AS (PARTITION BY {key} ORDER BY r._row)"
+    cols = ", ".join(_q(c, d) for c in schema.names)
+    carried = "".join(f", r.{_q(c, d)}" for c in carry)
+    carried_out = "".join(f", {_q(c, d)}" for c in carry)
+    # one pass: every row comes out typed, with the number of the first check it fails
+    # and the offending text
+    sql = (
+        f"SELECT {cols}, _row{carried_out}, _check, {value_case} AS _value FROM ("
+        f"SELECT t.*, {check_case} AS _check FROM ("
+        f"SELECT r._row{carried}, {', '.join(select_typed)}, {attributes} AS attributes{dup} "
+        f"FROM {source} r{window}) t{joins}) t"
+    )
+    return ValidationSql(sql, tuple(checks))
 
 
 def validate_table(
@@ -129,79 +337,8 @@ def validate_table(
     """
     schema = SCHEMAS[table_name]
     present = [c for c in raw.column_names if c != "_row"]
-    contract = contract_columns(table_name)
-    extras = [c for c in present if c not in contract]
-
-    padded = _padded_columns(raw, present)
-    select_typed = []
-    checks: list[tuple[str, str, str, str]] = []  # (condition, reason, column, value expr)
-    for col in contract:
-        dtype = schema.field(col).type
-        if col in present:
-            trim = col in padded
-            select_typed.append(f"{_typed_expr(col, dtype, trim=trim)} AS {_q(col)}")
-            if dtype != pa.string():
-                select_typed.append(f"{_text_expr(col, trim=trim)} AS {_q('_raw_' + col)}")
-        else:
-            select_typed.append(f"NULL::{_sql_type(dtype)} AS {_q(col)}")
-    for col in required_columns(table_name):
-        # typed columns keep their trimmed raw text, so "empty" is not confused with "bad"
-        raw_col = col if schema.field(col).type == pa.string() else "_raw_" + col
-        checks.append((f"t.{_q(raw_col)} IS NULL", Reason.MISSING_VALUE, col, "NULL"))
-    for col in contract:
-        dtype = schema.field(col).type
-        if col in present and dtype != pa.string():
-            checks.append(
-                (
-                    f"t.{_q('_raw_' + col)} IS NOT NULL AND t.{_q(col)} IS NULL",
-                    PARSE_REASON[dtype],
-                    col,
-                    f"t.{_q('_raw_' + col)}",
-                )
-            )
-    for col, (allowed, reason) in ENUMS.get(table_name, {}).items():
-        values = ", ".join(_lit(v) for v in allowed)
-        checks.append((f"t.{_q(col)} NOT IN ({values})", reason, col, f"t.{_q(col)}"))
-    if table_name == "relations":
-        checks.append(("t.src_id = t.dst_id", Reason.SELF_RELATION, "dst_id", "t.dst_id"))
-    refs = CUSTOMER_REFS[table_name]
-    joins = ""
-    for i, col in enumerate(refs):
-        # a hash join against the known ids; NOT IN (subquery) inside a CASE runs far slower
-        joins += f" LEFT JOIN known k{i} ON k{i}.customer_id = t.{_q(col)}"
-        checks.append((f"k{i}.customer_id IS NULL", Reason.UNKNOWN_CUSTOMER, col, f"t.{_q(col)}"))
-    # a conflict needs a column besides the id to differ in; with the id alone, repeated
-    # rows are identical and the first one simply wins
-    content_cols = [c for c in present if c != "customer_id"]
-    if table_name == "customers" and content_cols:
-        checks.append(
-            (
-                "t._first_row <> t._row AND t._hash <> t._first_hash",
-                Reason.DUPLICATE_CONFLICT,
-                "customer_id",
-                "t.customer_id",
-            )
-        )
-
-    # each condition is evaluated once, into a check number; the rest is looked up from it
-    check_case = (
-        "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _, _) in enumerate(checks)) + " END"
-        if checks
-        else "NULL::INTEGER"
-    )
-    value_case = (
-        "CASE _check "
-        + " ".join(f"WHEN {i} THEN ({v})::VARCHAR" for i, (_, _, _, v) in enumerate(checks))
-        + " END"
-        if checks
-        else "NULL::VARCHAR"
-    )
-
-    attributes = (
-        "json_object(" + ", ".join(f"{_lit(c)}, r.{_q(c)}" for c in extras) + ")"
-        if extras
-        else "NULL::VARCHAR"
-    )
+    gen = validation_sql(table_name, present, padded=_padded_columns(raw, present))
+    checks = list(gen.checks)
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -211,26 +348,8 @@ def validate_table(
         known = known_customers if known_customers is not None else pa.array([], pa.string())
         con.register("known_in", pa.table({"customer_id": known}))
         con.execute("CREATE TEMP TABLE known AS SELECT DISTINCT customer_id FROM known_in")
-        dup = ""
-        window = ""
-        if table_name == "customers" and content_cols:
-            # the first row of an id wins; a later row with different values is a conflict
-            content = ", ".join(f"r.{_q(c)}" for c in content_cols)
-            dup = (
-                f", hash({content}) AS _hash, "
-                "first_value(r._row) OVER w AS _first_row, "
-                f"first_value(hash({content})) OVER w AS _first_hash"
-            )
-            window = " WINDOW w AS (PARTITION BY NULLIF(trim(r.customer_id), '') ORDER BY r._row)"
-        cols = ", ".join(_q(c) for c in schema.names)
-        # one pass: every row comes out typed, with the number of the first check it fails
-        # and the offending text; good and bad rows are then split in Arrow
-        judged = con.sql(
-            f"SELECT {cols}, _row, _check, {value_case} AS _value FROM ("
-            f"SELECT t.*, {check_case} AS _check FROM ("
-            f"SELECT r._row, {', '.join(select_typed)}, {attributes} AS attributes{dup} "
-            f"FROM raw_in r{window}) t{joins}) t"
-        ).to_arrow_table()
+        # good and bad rows are split in Arrow
+        judged = con.sql(gen.sql).to_arrow_table()
     finally:
         con.close()
     flags = judged.column("_check")
@@ -288,16 +407,48 @@ def _quarantine_rows(
     """Quarantine records with a message naming file, row, column, value and the remedy."""
     if bad.num_rows == 0:
         return QUARANTINE_SCHEMA.empty_table()
-    df = bad.to_pandas().sort_values("_row")
-    idx = df["_check"].to_numpy().astype(int)
+    return quarantine_records(table_name, bad.to_pandas().sort_values("_row"), checks, file=file)
+
+
+def quarantine_records(
+    table_name: str,
+    bad: pd.DataFrame,
+    checks: Sequence[tuple[str, str, str, str]],
+    *,
+    file: str | None = None,
+) -> pa.Table:
+    """The quarantine rows (`QUARANTINE_SCHEMA`) of judged bad rows, in the order given.
+
+    Parameters
+    ----------
+    table_name
+        The table the rows belong to.
+    bad
+        Columns ``_row``, ``_check`` (the number of the failed check), ``_value`` (the
+        offending text) and, when ``file`` is None, ``_file`` (each row's source name).
+    checks
+        The checks of `validation_sql`, numbered as ``_check`` numbers them.
+    file
+        The source's name, when every row comes from one file.
+
+    Notes
+    -----
+    The Spark engine calls this on each batch of its bad rows (``mapInPandas``), so both
+    engines word every message with this one function.
+    """
+    idx = bad["_check"].to_numpy().astype(int)
     reasons = np.array([str(r) for _, r, _, _ in checks], dtype=object)[idx]
     columns = np.array([c for _, _, c, _ in checks], dtype=object)[idx]
     phrases = np.array([PHRASES[Reason(r)] for _, r, _, _ in checks], dtype=object)[idx]
-    values = [None if pd.isna(v) else str(v) for v in df["_value"]]
+    values = [None if pd.isna(v) else str(v) for v in bad["_value"]]
     shown = ["(empty)" if v is None else repr(v) for v in values]
-    rows = df["_row"].to_numpy()
+    rows = bad["_row"].to_numpy()
+    files = (
+        pd.Series([file] * len(bad)) if file is not None else bad["_file"].reset_index(drop=True)
+    )
     message = (
-        pd.Series([f"{file} row "] * len(df))
+        files
+        + " row "
         + pd.Series(rows).astype(str)
         + ": "
         + pd.Series(columns)
@@ -311,8 +462,8 @@ def _quarantine_rows(
     )
     return pa.table(
         {
-            "table": [table_name] * len(df),
-            "file": [file] * len(df),
+            "table": [table_name] * len(bad),
+            "file": files.to_numpy(dtype=object),
             "row": rows,
             "column": columns,
             "value": values,
@@ -323,7 +474,17 @@ def _quarantine_rows(
     )
 
 
-def _sql_type(dtype: pa.DataType) -> str:
+def _sql_type(dtype: pa.DataType, dialect: Dialect = "duckdb") -> str:
+    if dialect == "spark":
+        return {
+            pa.string(): "STRING",
+            pa.timestamp("us"): "TIMESTAMP_NTZ",
+            pa.date32(): "DATE",
+            pa.float64(): "DOUBLE",
+            pa.int64(): "BIGINT",
+            pa.int32(): "INT",
+            pa.bool_(): "BOOLEAN",
+        }[dtype]
     return {
         pa.string(): "VARCHAR",
         pa.timestamp("us"): "TIMESTAMP",
