@@ -32,6 +32,14 @@ from graph.centrality import (
 )
 from graph.communities import community_labels, community_stats, leiden_communities
 from graph.influence import grouped_percentile_ranks, influence_scores
+from graph.lineage import (
+    EVENTS,
+    PreviousPartition,
+    initial_membership,
+    lineage_events,
+    match_communities,
+    previous_labels,
+)
 from graph.model import METRIC_COLUMNS as METRIC_NAMES
 from graph.params import AnalysisParams
 from graph.referral import referral_columns
@@ -80,11 +88,15 @@ class AnalysisResult:
     stats
         JSON-friendly run facts: sizes, modularity, methods and seeds, the build's
         row counts (``relations_*``) and ``timings`` (seconds per stage).
+    lineage
+        What happened to the previous run's communities
+        (:data:`graph.lineage.LINEAGE_COLUMNS`); all births on a first run.
     """
 
     metrics: pd.DataFrame
     communities: pd.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)
+    lineage: pd.DataFrame | None = None
 
 
 def analyze_graph(
@@ -92,6 +104,7 @@ def analyze_graph(
     params: AnalysisParams,
     *,
     progress: Callable[[str, float], None] | None = None,
+    previous: PreviousPartition | None = None,
 ) -> AnalysisResult:
     """Compute every customer metric, the communities and the influence score.
 
@@ -107,6 +120,10 @@ def analyze_graph(
     progress
         Called as ``progress(stage, fraction_done)`` after each stage, for progress
         bars; fraction is in (0, 1] and reaches 1 at the end.
+    previous
+        The previous complete run's communities: Leiden starts from them and the new
+        communities are matched to them, so a matched community keeps its id
+        (:mod:`graph.lineage`). ``None`` (a first run) numbers them by size.
 
     Returns
     -------
@@ -144,7 +161,11 @@ def analyze_graph(
     pagerank = pagerank_scores(g.graph, damping=params.damping)
     finished("pagerank")
     comms = leiden_communities(
-        und, resolution=params.resolution, iterations=params.leiden_iterations, seed=seed
+        und,
+        resolution=params.resolution,
+        iterations=params.leiden_iterations,
+        seed=seed,
+        initial=None if previous is None else initial_membership(g.ids, previous),
     )
     finished("communities")
     cols["coreness"] = coreness_values(und)
@@ -175,7 +196,8 @@ def analyze_graph(
     cols["neighbor_communities"] = neighbor_community_counts(und, membership)
     cols["community_pagerank_pct"] = grouped_percentile_ranks(pagerank, membership)
     cols["influence"] = influence_scores(cols, weights=params.influence_weights)
-    labels = community_labels(membership)
+    names, lineage, next_number = _stable_names(g, membership, previous, params)
+    labels = names[membership] if membership.size else np.empty(0, dtype=object)
     metrics = pd.DataFrame(
         {"customer_id": pd.array(g.ids, dtype="str"), "community_id": pd.array(labels, dtype="str")}
         | {name: cols[name] for name in METRIC_COLUMNS[2:]}
@@ -183,9 +205,7 @@ def analyze_graph(
     per_comm = community_stats(und, membership, pagerank=pagerank)
     communities = pd.DataFrame(
         {
-            "community_id": pd.array(
-                community_labels(per_comm["community"].to_numpy()), dtype="str"
-            ),
+            "community_id": pd.array(names[per_comm["community"].to_numpy()], dtype="str"),
             "size": per_comm["size"],
             "density": per_comm["density"],
             "internal_weight": per_comm["internal_weight"],
@@ -209,6 +229,13 @@ def analyze_graph(
         "modularity": comms.modularity,
         "method": comms.method,
         "community_params": dict(comms.params),
+        "community_previous_run": None if previous is None else previous.run_id,
+        "community_next_number": next_number,
+        "community_lineage": lineage["event"]
+        .value_counts()
+        .reindex(EVENTS, fill_value=0)
+        .astype(int)
+        .to_dict(),
         "seed": seed,
         "betweenness_mode": bmode,
         "betweenness_samples": min(params.betweenness_samples, g.n) if bmode == "sampled" else None,
@@ -222,7 +249,30 @@ def analyze_graph(
         "params": params.to_dict(),
         "timings": timings,
     }
-    return AnalysisResult(metrics=metrics, communities=communities, stats=stats)
+    return AnalysisResult(metrics=metrics, communities=communities, stats=stats, lineage=lineage)
+
+
+def _stable_names(
+    g: InteractionGraph,
+    membership: np.ndarray,
+    previous: PreviousPartition | None,
+    params: AnalysisParams,
+) -> tuple[np.ndarray, pd.DataFrame, int]:
+    """Community id per community index, the lineage, and the next unused number."""
+    threshold = params.community_match_threshold
+    if previous is None:
+        k = int(membership.max() + 1) if membership.size else 0
+        names = community_labels(np.arange(k))
+        none = np.full(membership.size, None, dtype=object)
+        labels = names[membership] if membership.size else none
+        return names, lineage_events(none, labels, threshold=threshold), k
+    m = match_communities(
+        previous_labels(g.ids, previous),
+        membership,
+        threshold=threshold,
+        next_number=previous.next_number,
+    )
+    return m.labels, m.lineage, m.next_number
 
 
 def _walks(und: ig.Graph) -> tuple[np.ndarray, np.ndarray]:

@@ -60,6 +60,7 @@ def leiden_communities(
     iterations: int = 2,
     seed: int = 0,
     weights: str | None = "weight",
+    initial: np.ndarray | None = None,
 ) -> Communities:
     """Leiden modularity communities of an undirected graph, reproducible by seed.
 
@@ -84,6 +85,12 @@ def leiden_communities(
         Seed of the randomised refinement and node order.
     weights
         Edge attribute with tie strength, or ``None`` for unweighted.
+    initial
+        Starting community index per vertex (a warm start, e.g.
+        :func:`graph.lineage.initial_membership` of the previous run). Leiden then refines
+        yesterday's partition instead of rebuilding one from singletons, so a small change
+        in the data moves few customers; the result still depends only on the graph, the
+        parameters, ``initial`` and ``seed``. ``params["warm_start"]`` records which it was.
 
     Returns
     -------
@@ -92,10 +99,21 @@ def leiden_communities(
     Raises
     ------
     ValueError
-        If ``g`` is directed (Leiden modularity here is the undirected one).
+        If ``g`` is directed (Leiden modularity here is the undirected one), or ``initial``
+        does not give one index in 0..n-1 per vertex.
     """
     if g.is_directed():
         raise ValueError("leiden_communities needs an undirected graph; pass g.undirected()")
+    start = None
+    if initial is not None:
+        start = np.asarray(initial, dtype=np.int64)
+        n = g.vcount()
+        if start.shape != (n,) or (n and (start.min() < 0 or start.max() >= n)):
+            raise ValueError(
+                f"initial membership has shape {start.shape}; give one index in 0..{n - 1} "
+                "per vertex"
+            )
+        start = start.tolist()
     if weights is not None and weights not in g.es.attributes():
         weights = None
     state = random.getstate()
@@ -106,6 +124,7 @@ def leiden_communities(
             weights=weights,
             resolution=resolution,
             n_iterations=iterations,
+            initial_membership=start,
         )
     finally:
         random.setstate(state)
@@ -122,6 +141,7 @@ def leiden_communities(
             "resolution": float(resolution),
             "iterations": int(iterations),
             "weights": weights,
+            "warm_start": start is not None,
         },
         seed=int(seed),
         modularity=float(modularity),

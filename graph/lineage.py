@@ -49,6 +49,7 @@ __all__ = [
     "lineage_events",
     "match_communities",
     "normalized_mutual_information",
+    "previous_labels",
 ]
 
 #: Lineage event kinds, in the order rows are listed.
@@ -127,6 +128,17 @@ def community_id(number: int) -> str:
     return f"c{int(number):04d}"
 
 
+def previous_labels(ids: np.ndarray, previous: PreviousPartition) -> np.ndarray:
+    """The previous community id of each customer in ``ids`` (None for a newcomer)."""
+    where = pd.Index(pd.Series(previous.customer_ids, dtype=object)).get_indexer(
+        pd.Series(np.asarray(ids, dtype=object), dtype=object)
+    )
+    known = np.asarray(previous.community_ids, dtype=object)
+    if known.size == 0:
+        return np.full(where.size, None, dtype=object)
+    return np.where(where >= 0, known[np.maximum(where, 0)], None)
+
+
 def initial_membership(ids: np.ndarray, previous: PreviousPartition) -> np.ndarray:
     """Leiden's starting partition: each customer's previous community, new ones alone.
 
@@ -143,16 +155,12 @@ def initial_membership(ids: np.ndarray, previous: PreviousPartition) -> np.ndarr
         Community index per vertex (int64, 0..k-1): the previous communities first, in the
         order of their ids, then one singleton per customer the previous run did not have.
     """
-    ids = np.asarray(ids, dtype=object)
-    codes, uniques = pd.factorize(pd.Series(previous.community_ids, dtype=object), sort=True)
-    where = pd.Index(pd.Series(previous.customer_ids, dtype=object)).get_indexer(
-        pd.Series(ids, dtype=object)
-    )
-    start = np.where(where >= 0, codes[np.maximum(where, 0)], -1).astype(np.int64)
-    new = start < 0
-    start[new] = len(uniques) + np.arange(int(new.sum()))
+    labels = previous_labels(ids, previous)
+    new = pd.isna(labels)
+    codes = pd.factorize(pd.Series(labels, dtype=object), sort=True)[0].astype(np.int64)
+    codes[new] = int(codes.max(initial=-1)) + 1 + np.arange(int(new.sum()))
     # compact: previous communities nobody of this graph belongs to leave no gaps
-    return np.unique(start, return_inverse=True)[1].astype(np.int64)
+    return np.unique(codes, return_inverse=True)[1].astype(np.int64)
 
 
 def _contingency(

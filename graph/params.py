@@ -38,6 +38,13 @@ class AnalysisParams:
         jumping anywhere. 0.85 is the customary value and the networkx default.
     resolution
         Leiden modularity resolution; above 1 gives more, smaller communities.
+    community_match_threshold
+        Jaccard index (shared customers / customers in either) at or above which a new
+        community may take the id of a previous run's community
+        (:func:`graph.lineage.match_communities`). 0.3 follows Greene, Doyle and Cunningham
+        (2010): a community that kept a third of its extent is recognisably the same group,
+        while a tenth-sized splinter of a large one is not; it also bounds a community's
+        candidates at three on either side, which keeps the assignment small.
     leiden_iterations
         Leiden passes. 2 keeps a 1M-customer / 10M-tie graph near a minute on two
         cores while each further pass gains little modularity; ``-1`` iterates until
@@ -69,6 +76,7 @@ class AnalysisParams:
     damping: float = 0.85
     resolution: float = 1.0
     leiden_iterations: int = 2
+    community_match_threshold: float = 0.3
     seed: int = 42
     exact_betweenness_max_vertices: int = 5000
     betweenness_samples: int = 64
@@ -88,6 +96,8 @@ class AnalysisParams:
             raise bad("damping", "must lie strictly between 0 and 1")
         if not (self.resolution > 0 and math.isfinite(self.resolution)):
             raise bad("resolution", "must be positive")
+        if not 0 < self.community_match_threshold <= 1:
+            raise bad("community_match_threshold", "must lie in (0, 1]")
         if self.leiden_iterations == 0 or self.leiden_iterations < -1:
             raise bad("leiden_iterations", "must be a positive count, or -1 for until stable")
         if self.exact_betweenness_max_vertices < 0:
@@ -121,6 +131,7 @@ class AnalysisParams:
             "damping": float(self.damping),
             "resolution": float(self.resolution),
             "leiden_iterations": int(self.leiden_iterations),
+            "community_match_threshold": float(self.community_match_threshold),
             "seed": int(self.seed),
             "exact_betweenness_max_vertices": int(self.exact_betweenness_max_vertices),
             "betweenness_samples": int(self.betweenness_samples),

@@ -70,12 +70,14 @@ class MetricsResult:
     """Per-customer metrics, per-community statistics and the run's facts (``stats``).
 
     ``stats`` is JSON-friendly; its ``timings`` entry (seconds per graph stage) is reported,
-    not stored with the run.
+    not stored with the run. ``lineage`` (what happened to the previous run's communities,
+    ``graph.lineage.LINEAGE_COLUMNS``) is stored with the run when an engine gives it.
     """
 
     metrics: pd.DataFrame
     communities: pd.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)
+    lineage: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ def persist_run(
         failpoint("analyze.projected")
         t = time.perf_counter()
         store.write_run(run, metrics=metrics.metrics, communities=metrics.communities)
+        if metrics.lineage is not None:
+            store.write_lineage(run.run_id, metrics.lineage)
         timings["persist_metrics"] = time.perf_counter() - t
         failpoint("analyze.metrics.done")
     t = time.perf_counter()

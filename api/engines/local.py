@@ -6,18 +6,65 @@ other engine is checked against (tests/api/engines/test_engine.py).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from api.engines.base import MetricsResult, Progress, Projection, TagsResult, persist_run
+from graph.lineage import PreviousPartition
 from graph.model import PROJECTION_COLUMNS, RunInfo
 from graph.params import AnalysisParams
 from graph.store import GraphStore
 
-__all__ = ["LocalEngine", "project_graph"]
+__all__ = ["LocalEngine", "LocalGraph", "previous_partition", "project_graph"]
+
+
+@dataclass(frozen=True)
+class LocalGraph:
+    """What the local engine's projection holds: the graph and the partition to start from.
+
+    Attributes
+    ----------
+    interaction
+        The run's :class:`graph.build.InteractionGraph`.
+    previous
+        The latest complete run's communities (None on a first run), which Leiden starts
+        from and the new communities are matched to, so their ids stay stable.
+    """
+
+    interaction: Any
+    previous: PreviousPartition | None
+
+
+def previous_partition(store: GraphStore) -> PreviousPartition | None:
+    """The latest complete run's communities and the next community number never used.
+
+    The number is the highest any complete run recorded (``community_next_number``, or its
+    community count for a run from before stable ids), so a new community's id is one no
+    saved segment or campaign can already mean.
+
+    Returns
+    -------
+    PreviousPartition or None
+        None when the store has no complete run.
+    """
+    runs = store.list_runs()
+    if not runs:
+        return None
+    latest = runs[0]
+    members = store.read_membership(latest.run_id)
+    members = members[members["community_id"].notna()]
+    used = [
+        int(r.stats.get("community_next_number") or r.stats.get("n_communities") or 0) for r in runs
+    ]
+    return PreviousPartition(
+        run_id=latest.run_id,
+        customer_ids=members["customer_id"].to_numpy(dtype=object),
+        community_ids=members["community_id"].to_numpy(dtype=object),
+        next_number=max(used),
+    )
 
 
 def project_graph(store: GraphStore, params: AnalysisParams) -> Projection:
@@ -68,11 +115,18 @@ class LocalEngine:
     name = "local"
 
     def project(self, store: GraphStore, params: AnalysisParams) -> Projection:
-        """See :func:`project_graph`."""
-        return project_graph(store, params)
+        """:func:`project_graph`, with the previous run's communities to start from."""
+        projection = project_graph(store, params)
+        return Projection(
+            params=projection.params,
+            graph=LocalGraph(interaction=projection.graph, previous=previous_partition(store)),
+        )
 
     def metrics(self, projection: Projection, *, progress: Progress | None = None) -> MetricsResult:
         """Every metric and the communities, by :func:`graph.analysis.analyze_graph`.
+
+        Leiden starts from the previous run's communities when there was one, and the new
+        ones keep their ids where they match (``lineage`` says what happened to each).
 
         Raises
         ------
@@ -81,8 +135,13 @@ class LocalEngine:
         """
         from graph.analysis import analyze_graph
 
-        res = analyze_graph(projection.graph, projection.params, progress=progress)
-        return MetricsResult(metrics=res.metrics, communities=res.communities, stats=res.stats)
+        local: LocalGraph = projection.graph
+        res = analyze_graph(
+            local.interaction, projection.params, progress=progress, previous=local.previous
+        )
+        return MetricsResult(
+            metrics=res.metrics, communities=res.communities, stats=res.stats, lineage=res.lineage
+        )
 
     def features(self, store: GraphStore, metrics: pd.DataFrame, *, as_of: Any) -> pd.DataFrame:
         """Customer, transaction, event and relation features joined with ``metrics``."""

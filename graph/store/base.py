@@ -123,6 +123,20 @@ class RunRepository(StoreHandle, Protocol):
         """Persist a run's tag assignments and the catalog they were evaluated with."""
         ...
 
+    def write_lineage(self, run_id: str, lineage: pd.DataFrame) -> None:
+        """Persist what happened to the previous run's communities in a written run.
+
+        One row per event (``graph.lineage.LINEAGE_COLUMNS``: event, from/to ids and sizes
+        as lists, shared, jaccard), kept in order; unseen until :meth:`publish_run`, and
+        removed with the run's other rows when it never gets published.
+
+        Raises
+        ------
+        RunNotFound
+            `run_id` was never written.
+        """
+        ...
+
     def publish_run(self, run_id: str) -> None:
         """Make a fully written run the one readers see, in one final transaction.
 
@@ -148,6 +162,21 @@ class RunRepository(StoreHandle, Protocol):
         ...
 
     def read_communities(self, run_id: str) -> pd.DataFrame: ...
+
+    def read_lineage(self, run_id: str) -> pd.DataFrame:
+        """A complete run's lineage rows as written (`graph.store.lineage_rows` types)."""
+        ...
+
+    def read_membership(self, run_id: str) -> pd.DataFrame:
+        """Every customer of a run with its ``community_id``, by customer id.
+
+        Raises
+        ------
+        RunNotFound
+            No complete run `run_id`, or (Neo4j) a run older than the one before the latest,
+            whose memberships were overwritten (``RunResultsUnavailable``).
+        """
+        ...
 
     def read_tags(
         self,

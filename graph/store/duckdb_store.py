@@ -28,6 +28,12 @@ from graph.store.common import (
     checked_pii_columns,
 )
 from graph.store.duckdb_ingest import insert_new_keys, is_empty, positioned, unordered
+from graph.store.duckdb_lineage import (
+    LINEAGE_DDL,
+    insert_lineage,
+    lineage_frame,
+    membership_frame,
+)
 
 _DUCK_TYPES = {
     pa.string(): "VARCHAR",
@@ -106,6 +112,7 @@ class DuckDBStore:
         for name in TABLES:
             con.execute(_ddl(name))
         con.execute(_RUN_TABLES_DDL)
+        con.execute(LINEAGE_DDL)
         # runs written before crash safety have no flag; they were complete when written
         con.execute("ALTER TABLE runs ADD COLUMN IF NOT EXISTS complete BOOLEAN DEFAULT true")
         con.execute(_META_DDL)
@@ -247,7 +254,7 @@ class DuckDBStore:
         """Delete runs that were written but never published, with all their rows."""
         con = self._cur()
         dead = "SELECT run_id FROM runs WHERE NOT complete"
-        for t in ("tag_assignments", "tag_catalog", "communities"):
+        for t in ("tag_assignments", "tag_catalog", "communities", "community_lineage"):
             con.execute(f"DELETE FROM {t} WHERE run_id IN ({dead})")
         if self._has_table("metrics"):
             con.execute(f"DELETE FROM metrics WHERE run_id IN ({dead})")
@@ -269,6 +276,28 @@ class DuckDBStore:
                 "FROM _cat k LEFT JOIN (SELECT tag_id, count(*) AS customers FROM _a "
                 "GROUP BY tag_id) n USING (tag_id)"
             )
+
+    def write_lineage(self, run_id: str, lineage: pd.DataFrame) -> None:
+        """Replace the lineage rows of a written, not yet published run (one transaction).
+
+        Raises
+        ------
+        RunNotFound
+            No run `run_id` was written.
+        """
+        con = self._cur()
+        if not con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0]:
+            raise RunNotFound(run_id)
+        with self._transaction(f"writing the community lineage of run {run_id}"):
+            insert_lineage(con, run_id, lineage)
+
+    def read_lineage(self, run_id: str) -> pd.DataFrame:
+        self._check_run(run_id)
+        return lineage_frame(self._cur(), run_id, has_table=self._has_table("community_lineage"))
+
+    def read_membership(self, run_id: str) -> pd.DataFrame:
+        self._check_run(run_id)
+        return membership_frame(self._cur(), run_id)
 
     def publish_run(self, run_id: str) -> None:
         """Make a written run visible to readers: one UPDATE in one transaction.

@@ -182,6 +182,51 @@ def register(reg: Registry) -> None:
         limit=10,
     )
 
+    # --- community lineage: (:CommunityLineage {run_id, seq, event, from_ids, ...}) per event ---
+    add(
+        "lineage.create",
+        "UNWIND $rows AS row CREATE (l:CommunityLineage) SET l += row, l.run_id = $run_id",
+        rows=[
+            {
+                "seq": 0,
+                "event": "split",
+                "from_ids": ["c0000"],
+                "to_ids": ["c0000", "c0001"],
+                "from_sizes": [6],
+                "to_sizes": [4, 2],
+                "shared": 6,
+                "jaccard": 1.0,
+            }
+        ],
+        run_id="r1",
+    )
+    add(
+        "lineage.delete_run_batch",
+        "MATCH (l:CommunityLineage {run_id: $run_id}) WITH l LIMIT $batch DELETE l "
+        "RETURN count(*) AS n",
+        run_id="r1",
+        batch=10000,
+    )
+    add(
+        "lineage.read",
+        "MATCH (l:CommunityLineage {run_id: $run_id}) "
+        "RETURN l.event AS event, l.from_ids AS from_ids, l.to_ids AS to_ids, "
+        "l.from_sizes AS from_sizes, l.to_sizes AS to_sizes, l.shared AS shared, "
+        "l.jaccard AS jaccard ORDER BY l.seq",
+        run_id="r1",
+    )
+    # Each customer's community in a run: the live value, or the prev_* one kept for the run
+    # before it (see PREV); older runs have none left.
+    add(
+        "communities.membership",
+        "MATCH (c:Customer) "
+        + _METRICS_OF_RUN
+        + "RETURN c.customer_id AS customer_id, c[p + 'community_id'] AS community_id "
+        "ORDER BY customer_id",
+        run_id="r1",
+        prev=PREV,
+    )
+
     # --- tags ---
     add(
         "tags.delete_run_batch",

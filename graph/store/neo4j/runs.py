@@ -27,6 +27,7 @@ import pyarrow as pa
 from graph.errors import RunNotFound, StoreError
 from graph.failpoints import failpoint
 from graph.model import SCHEMAS, RunInfo
+from graph.store.lineage_rows import LINEAGE_FIELDS, typed_lineage
 from graph.store.neo4j.codec import column_lists, frame
 from graph.store.neo4j.run_statements import PREV
 from graph.store.neo4j.session import Bolt
@@ -121,11 +122,34 @@ class Runs:
         dead = [r[0] for r in bolt.read(stmt("runs.incomplete"))]
         for run_id in dead:
             bolt.repeat_until_done(stmt("tags.delete_run_batch"), {"run_id": run_id})
+            bolt.repeat_until_done(stmt("lineage.delete_run_batch"), {"run_id": run_id})
         keep_list = [keep] if keep else []
         bolt.repeat_until_done(stmt("communities.delete_membership_batch"), {"keep": keep_list})
         bolt.repeat_until_done(stmt("communities.delete_batch"), {"keep": keep_list})
         for run_id in dead:
             bolt.write(stmt("runs.delete_incomplete"), {"run_id": run_id})
+
+    def write_lineage(self, run_id: str, lineage: pd.DataFrame) -> None:
+        """Replace a written, unpublished run's lineage (``:CommunityLineage`` nodes).
+
+        Readers select lineage by a complete run's id, so these rows stay unseen until the
+        publish, and an analyze that dies first leaves them to the next one's cleanup.
+
+        Raises
+        ------
+        RunNotFound
+            No run `run_id` was written.
+        """
+        if self.record(run_id) is None:
+            raise RunNotFound(run_id)
+        bolt = self._bolt
+        bolt.repeat_until_done(stmt("lineage.delete_run_batch"), {"run_id": run_id})
+        rows = typed_lineage(lineage)
+        rows.insert(0, "seq", range(len(rows)))
+        records = rows.to_dict("records")
+        for start in range(0, len(records), bolt.batch_size):
+            chunk = records[start : start + bolt.batch_size]
+            bolt.write(stmt("lineage.create"), {"rows": chunk, "run_id": run_id})
 
     def publish_run(self, run_id: str) -> None:
         """Make a written run the one readers see (one transaction), then tidy up after it.
@@ -257,6 +281,39 @@ class Runs:
             params["customer_ids"] = list(customer_ids)
             rows = self._bolt.read(stmt("metrics.read_for"), params)
         return frame([r[0] for r in rows], cols, json.loads(rec["metric_dtypes"]))
+
+    def read_lineage(self, run_id: str) -> pd.DataFrame:
+        """The lineage rows of a complete run, in their order (kept for every run)."""
+        rec = self.record(run_id)
+        if rec is None or rec["created_at"] is None or not rec["complete"]:
+            raise RunNotFound(run_id)
+        rows = self._bolt.read(stmt("lineage.read"), {"run_id": run_id})
+        return typed_lineage(pd.DataFrame([list(r) for r in rows], columns=list(LINEAGE_FIELDS)))
+
+    def read_membership(self, run_id: str) -> pd.DataFrame:
+        """Each customer's community in a run: the latest one, or the run just before it.
+
+        Raises
+        ------
+        RunNotFound
+            No complete run `run_id`.
+        RunResultsUnavailable
+            The run is older: its customers' values were overwritten since (the count of
+            customers found differs from the run's).
+        """
+        runs = {r.run_id: r for r in self.list_runs()}
+        if run_id not in runs:
+            raise RunNotFound(run_id)
+        rows = self._bolt.read(stmt("communities.membership"), {"run_id": run_id, "prev": PREV})
+        expected = runs[run_id].stats.get("n_vertices")
+        if expected is not None and len(rows) != int(expected):
+            raise RunResultsUnavailable(
+                run_id,
+                "community memberships are",
+                "only those of the latest run and the one before it are; compare newer runs",
+            )
+        df = pd.DataFrame([list(r) for r in rows], columns=["customer_id", "community_id"])
+        return df.astype({"customer_id": "str"})
 
     def read_communities(self, run_id: str) -> pd.DataFrame:
         rec = self.metrics_record(run_id)

@@ -246,6 +246,15 @@ class Neo4jStore:
     def list_runs(self) -> list[RunInfo]:
         return self._runs.list_runs()
 
+    def write_lineage(self, run_id: str, lineage: pd.DataFrame) -> None:
+        self._runs.write_lineage(run_id, lineage)
+
+    def read_lineage(self, run_id: str) -> pd.DataFrame:
+        return self._runs.read_lineage(run_id)
+
+    def read_membership(self, run_id: str) -> pd.DataFrame:
+        return self._runs.read_membership(run_id)
+
     def read_metrics(
         self, run_id: str, *, customer_ids: Sequence[str] | None = None
     ) -> pd.DataFrame:
