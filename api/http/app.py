@@ -231,7 +231,17 @@ def create_app(
 
     from importlib.metadata import version
 
-    from api.http.routes import campaigns, customers, graph, health, runs, segments, tags
+    from api.http.routes import (
+        campaigns,
+        customers,
+        graph,
+        health,
+        runs,
+        segments,
+        tags,
+        workspace,
+    )
+    from api.http.web import routes as web
 
     app = FastAPI(
         title="guanxi",
@@ -244,9 +254,12 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-    for module in (health, graph, customers, tags, segments, runs, campaigns):
+    for module in (health, graph, customers, tags, segments, runs, campaigns, workspace):
         _document_access(module.router)
         app.include_router(module.router)
+    # the web workspace at / : HTML shells and static files, no data without a key
+    app.include_router(web.router)
+    app.mount(web.STATIC_PATH, web.static_files(), name="web-static")
     return app
 
 
