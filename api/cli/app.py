@@ -16,6 +16,7 @@ import typer
 
 from api import usecases
 from api.cli import analysis, bench, campaigns, data, demo, neo4j, results, serve
+from api.cli.communities import communities_app
 from api.cli.errors import errors, report_crash
 from api.cli.render import out
 from api.settings import get_settings
@@ -30,7 +31,7 @@ app = typer.Typer(
 metrics_app = typer.Typer(help="Per-customer metrics of a run.", no_args_is_help=True)
 tags_app = typer.Typer(help="Tag catalog, coverage and history.", invoke_without_command=True)
 neo4j_app = typer.Typer(
-    help="Neo4j: a local server, Cypher statements, Browser kit.", no_args_is_help=True
+    help="Neo4j: a local server, bulk import, Cypher statements, Browser kit.", no_args_is_help=True
 )
 neo4j_local_app = typer.Typer(
     help="A real local Neo4j 5.26 built from Maven Central.", no_args_is_help=True
@@ -78,16 +79,19 @@ tags_app.command("diff")(results.tags_diff)
 app.command()(results.customer)
 app.command()(results.segment)
 app.command("plan-referral")(campaigns.plan_referral_cmd)
+app.command("evaluate-seeds")(campaigns.evaluate_seeds_cmd)
 app.command()(serve.serve)
 neo4j_local_app.command("start")(neo4j.neo4j_local_start)
 neo4j_local_app.command("stop")(neo4j.neo4j_local_stop)
 neo4j_local_app.command("status")(neo4j.neo4j_local_status)
+neo4j_app.command("import")(neo4j.neo4j_import)
 neo4j_app.command("statements")(neo4j.neo4j_statements)
 neo4j_app.command("browser-kit")(neo4j.neo4j_browser_kit)
 app.command()(demo.demo)
 app.command()(bench.bench)
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(tags_app, name="tags")
+app.add_typer(communities_app, name="communities")
 app.add_typer(neo4j_app, name="neo4j")
 neo4j_app.add_typer(neo4j_local_app, name="local")
 

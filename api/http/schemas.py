@@ -8,7 +8,7 @@ lists add ``limit``, ``offset`` and, when it is cheap to know, ``total``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -495,3 +495,25 @@ class ReferralPlanRequest(BaseModel):
     run_id: str | None = Field(default=None, description="Analysis run (default: latest)")
 
     model_config = {"json_schema_extra": {"examples": [{"k": 50, "max_per_community": 3}]}}
+
+
+class EvaluateSeedsRequest(BaseModel):
+    """A planner's own seed list and the campaign to judge it in (see `guanxi evaluate-seeds`)."""
+
+    seeds: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
+        min_length=1, max_length=1000, description="Customer ids, in the planner's order"
+    )
+    target: str | None = Field(
+        default=None, description="Segment expression; only reached members count"
+    )
+    max_per_community: int | None = Field(
+        default=None, ge=1, le=1000, description="Cap on seeds per community for the IMM plan"
+    )
+    exclude_tags: list[str] = Field(
+        default_factory=lambda: ["fraud_risk", "credit_risk"],
+        description="Customers holding these tags are reported as not contactable",
+    )
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    run_id: str | None = Field(default=None, description="Analysis run (default: latest)")
+
+    model_config = {"json_schema_extra": {"examples": [{"seeds": ["C0000001", "C0000042"]}]}}

@@ -1,4 +1,5 @@
-"""POST /campaigns/referral-plan: seed customers for a referral campaign (operator or above)."""
+"""POST /campaigns/referral-plan and /campaigns/evaluate: plan a referral campaign, or judge a
+planner's own seed list beside the plan (operator or above)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from api import usecases
 from api.http.auth import Caller
 from api.http.deps import ReadsDep, requires
-from api.http.schemas import ReferralPlanRequest, error_responses
+from api.http.schemas import EvaluateSeedsRequest, ReferralPlanRequest, error_responses
 from api.usecases.campaign_setup import CampaignContext, CampaignParams, prepare_campaign
 from api.usecases.campaigns import plan_referral
 
@@ -100,3 +101,31 @@ def referral_plan(
         usecases.check_segment(body.target)  # a malformed one fails before any graph work
     ctx = _context(request, reads, body.run_id)
     return plan_referral(reads.store, params, run_id=ctx.run.run_id, context=ctx)
+
+
+@router.post(
+    "/campaigns/evaluate",
+    summary="Judge a seed list: its reach, IMM's plan for as many seeds, the upper bound",
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+def evaluate_seed_list(
+    body: EvaluateSeedsRequest, request: Request, reads: ReadsDep, caller: PlannerDep
+) -> dict:
+    """Reach of the list with its interval, per hop and per community, beside the IMM plan
+    and baselines on the same simulated cascades, and OPIM-C's upper bound on the best
+    possible for that many seeds. An id that is not a customer of the run is refused (422)
+    naming its position. Carries customer ids only (no PII)."""
+    from api.usecases.seed_evaluation import evaluate_seeds, seed_list
+
+    seeds = seed_list(body.seeds)
+    params = CampaignParams(
+        k=len(set(seeds.ids)),
+        target=body.target,
+        max_per_community=body.max_per_community,
+        exclude_tags=tuple(body.exclude_tags),
+        seed=body.seed,
+    )
+    if body.target is not None:
+        usecases.check_segment(body.target)
+    ctx = _context(request, reads, body.run_id)
+    return evaluate_seeds(reads.store, seeds, params, run_id=ctx.run.run_id, context=ctx)

@@ -287,6 +287,7 @@ def test_only_exports_and_campaign_planning_need_more_than_a_viewer_key(schema):
     assert stronger == {
         "POST /segments?format=csv": "operator",
         "POST /campaigns/referral-plan": "operator",
+        "POST /campaigns/evaluate": "operator",
     }
     public = [p.label for p in probes(schema) if p.needed_role() is None]
     assert public == ["GET /health"]

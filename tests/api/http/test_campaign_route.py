@@ -64,3 +64,30 @@ def test_contexts_live_on_the_app_keyed_by_store_and_run(app, client, api_store_
     other = create_app(app.state.guanxi.settings, warm=False)
     fresh = other.state.guanxi.campaigns
     assert fresh is not contexts and fresh.keys() == []
+
+
+def test_evaluate_scores_a_list_beside_the_plan_for_operators(client):
+    plan = client.post("/campaigns/referral-plan", json={"k": 4}, headers=key("operator")).json()
+    mine = [s["customer_id"] for s in plan["seeds"]]
+    r = client.post("/campaigns/evaluate", json={"seeds": mine}, headers=key("operator"))
+    assert r.status_code == 200, r.text
+    ev = r.json()
+    # the plan's own seeds, scored on the plan's worlds, reach exactly what the plan reaches
+    assert ev["k"] == 4 and ev["expected_reach"] == ev["plan_reach"] == plan["expected_reach"]
+    assert ev["plan_uplift"] == 0.0
+    assert ev["plan_reach"] <= ev["upper_bound"]
+    assert (
+        client.post("/campaigns/evaluate", json={"seeds": mine}, headers=key("viewer")).status_code
+        == 403
+    )
+    assert client.post("/campaigns/evaluate", json={"seeds": mine}).status_code == 401
+
+
+def test_evaluate_refuses_unknown_ids_naming_their_position(client):
+    r = client.post("/campaigns/evaluate", json={"seeds": ["nobody-here"]}, headers=key("operator"))
+    assert r.status_code == 422
+    assert "seed 1" in r.text and "nobody-here" in r.text
+    assert (
+        client.post("/campaigns/evaluate", json={"seeds": []}, headers=key("admin")).status_code
+        == 422
+    )
