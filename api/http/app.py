@@ -233,6 +233,7 @@ def create_app(
 
     from api.http.routes import (
         campaigns,
+        communities_diff,
         customers,
         graph,
         health,
@@ -254,7 +255,9 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-    for module in (health, graph, customers, tags, segments, runs, campaigns, workspace):
+    # communities_diff before graph: /communities/diff is not the community "diff"
+    routers = (health, communities_diff, graph, customers, tags, segments, runs, campaigns)
+    for module in (*routers, workspace):
         _document_access(module.router)
         app.include_router(module.router)
     # the web workspace at / : HTML shells and static files, no data without a key

@@ -7,6 +7,7 @@ never each other.
 """
 
 from api.usecases.analysis import AnalyzeResult, Progress, analyze, catalog_frame, tag_run
+from api.usecases.communities import DIFF_MOVED_LIMIT, communities_diff
 from api.usecases.datasets import generate_dataset
 from api.usecases.faults import arm_failpoint
 from api.usecases.loading import load
@@ -23,12 +24,14 @@ from api.usecases.runs import latest_run, new_run_id, resolve_run
 from api.usecases.stores import open_configured_store, open_default
 
 __all__ = [
+    "DIFF_MOVED_LIMIT",
     "AnalyzeResult",
     "Progress",
     "analyze",
     "arm_failpoint",
     "catalog_frame",
     "check_segment",
+    "communities_diff",
     "customer_profile",
     "export_metrics",
     "generate_dataset",
