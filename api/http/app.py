@@ -225,7 +225,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if warm:
-            threading.Thread(target=reads.warm, name="guanxi-warm", daemon=True).start()
+
+            def warm_all() -> None:
+                reads.warm()
+                workspace.warm(reads)  # the web workspace's community map and referral trees
+
+            threading.Thread(target=warm_all, name="guanxi-warm", daemon=True).start()
         yield
         reads.close()
 

@@ -10,7 +10,8 @@
 // ego network is the slowest to draw)
 // Writes OUTDIR/result.json (asserted by test_web_workspace.py) and OUTDIR/<page>.png per page.
 // Prints the time to first render of each page (ms since navigation start, until the page's
-// data is drawn) and of the ego network. On failure it saves OUTDIR/failure.png and exits 1.
+// data is drawn), of the 2-hop ego network (from the switch), and of the parts drawn after the
+// first render (referral tree, community map). On failure it saves OUTDIR/failure.png and exits 1.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -45,6 +46,12 @@ async function session(role) {
 async function rendered(page) {
   await page.waitForFunction(() => window.__guanxi && window.__guanxi.rendered === true, null, { timeout: T });
   return page.evaluate(() => window.__guanxi.firstRenderMs);
+}
+
+/** When the part of a page drawn after its first render (`flag`) was drawn, in ms since navigation. */
+async function drawn(page, flag) {
+  await page.waitForFunction((f) => window.__guanxi[f] !== undefined, flag, { timeout: 120_000 });
+  return page.evaluate((f) => window.__guanxi[f], flag);
 }
 
 async function open(s, url, name) {
@@ -102,6 +109,7 @@ try {
   result.steps.influencers.screenshot = await shot(admin, 'influencers');
 
   await open(admin, `/web/customer?id=${encodeURIComponent(cfg.customerId)}`, 'customer');
+  result.timings['customer-referral-tree:admin'] = Math.round(await drawn(admin.page, 'referralsDrawn'));
   result.steps.customerAdmin = { attributes: await attributes(admin.page), network: await networkNodes(admin.page),
     tags: await admin.page.$$eval('#tags-table tbody tr', (rs) => rs.length) };
   result.steps.customerAdmin.screenshot = await shot(admin, 'customer');
@@ -140,6 +148,7 @@ try {
   result.steps.segments.screenshot = await shot(admin, 'segments');
 
   await open(admin, `/web/community?id=${encodeURIComponent(cfg.communityId)}`, 'community');
+  result.timings['community-map:admin'] = Math.round(await drawn(admin.page, 'mapDrawn'));
   result.steps.community = await admin.page.evaluate(() => {
     const s = window.echarts.getInstanceByDom(document.getElementById('chart-map')).getOption().series[0];
     return { mapNodes: s.data.map((d) => d.id), mapLinks: s.links.length, members: document.querySelectorAll('#community-members tbody tr').length };

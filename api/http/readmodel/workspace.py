@@ -17,6 +17,8 @@ import threading
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from api.http.readmodel.run_cache import Served, position
 from api.usecases.encoding import records
@@ -135,40 +137,70 @@ def percentile_of(values: np.ndarray, value: float) -> float | None:
     >>> percentile_of(np.array([0.0, 0.0, 1.0, 5.0]), 1.0)
     50.0
     """
-    v = np.asarray(values, dtype=np.float64)
-    v = v[~np.isnan(v)]
-    if value is None or np.isnan(value) or not v.size:
+    v = np.asarray(values)
+    n = v.size - (int(np.count_nonzero(np.isnan(v))) if v.dtype.kind == "f" else 0)
+    if value is None or np.isnan(value) or not n:
         return None
-    return float(np.count_nonzero(v < value) * 100.0 / v.size)
+    return float(np.count_nonzero(v < value) * 100.0 / n)
+
+
+def _rows(values: pa.ChunkedArray, ids: pa.Array) -> np.ndarray:
+    """Metrics row of each id (-1 for one outside the run), hashed in Arrow."""
+    found = pc.index_in(values.cast(pa.string()), value_set=ids)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 class WorkspaceReads:
-    """The served run's cross-community ties and referral relations, read on first use and
-    kept for that run (one run at a time)."""
+    """The served run's referral relations and cross-community ties, read on first use and
+    kept for that run (one run at a time).
+
+    Each has its own lock: the ties pass reads and hashes every relation, which at a million
+    customers takes seconds, and a referral tree (a few percent of the relations) must not
+    wait for it. `warm` computes both ahead of the first request.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._key: tuple[str, str] | None = None
-        self._ties: pd.DataFrame | None = None
-        self._referrals: tuple[np.ndarray, np.ndarray] | None = None
+        self._referral_lock = threading.Lock()
+        self._ties_lock = threading.Lock()
+        self._referrals: tuple[tuple[str, str], np.ndarray, np.ndarray] | None = None
+        self._ties: tuple[tuple[str, str], pd.DataFrame] | None = None
 
-    def _relations(self, store: GraphStore, serving: Served) -> None:
-        """Count the ties and keep the referral relations of the served run (lock held)."""
+    @staticmethod
+    def _ids(serving: Served) -> pa.Array:
+        return pa.array(serving.cache.ids.to_numpy(dtype=object), type=pa.string())
+
+    def warm(self, store: GraphStore, serving: Served) -> None:
+        """Read the referral relations and count the ties of the served run now.
+
+        Raises
+        ------
+        StoreError
+            The store cannot be read.
+        """
+        self.referrals(store, serving)
+        self.ties(store, serving)
+
+    def referrals(self, store: GraphStore, serving: Served) -> tuple[np.ndarray, np.ndarray]:
+        """Referral relations as metrics rows (referrer, referred), sorted by referrer.
+
+        Raises
+        ------
+        StoreError
+            The store cannot be read.
+        """
         key = (store.uri, serving.run.run_id)
-        if self._key == key:
-            return
-        cache = serving.cache
-        rel = store.read_table("relations", ["src_id", "dst_id", "type"])
-        src = cache.ids.get_indexer(rel.column("src_id").to_pandas().astype(str))
-        dst = cache.ids.get_indexer(rel.column("dst_id").to_pandas().astype(str))
-        referral = (rel.column("type").to_numpy(zero_copy_only=False) == "referral") & (
-            (src >= 0) & (dst >= 0)
-        )
-        del rel
-        order = np.argsort(src[referral], kind="stable")
-        self._referrals = (src[referral][order], dst[referral][order])
-        self._ties = cross_community_ties(src, dst, cache.community_codes)
-        self._key = key
+        with self._referral_lock:
+            if self._referrals is None or self._referrals[0] != key:
+                rel = store.read_table("relations", ["src_id", "dst_id", "type"])
+                rel = rel.filter(pc.equal(rel.column("type"), "referral"))
+                ids = self._ids(serving)
+                src = _rows(rel.column("src_id"), ids)
+                dst = _rows(rel.column("dst_id"), ids)
+                known = (src >= 0) & (dst >= 0)
+                src, dst = src[known], dst[known]
+                order = np.argsort(src, kind="stable")
+                self._referrals = (key, src[order], dst[order])
+            return self._referrals[1], self._referrals[2]
 
     def ties(self, store: GraphStore, serving: Served) -> pd.DataFrame:
         """``a``, ``b``, ``ties`` over every relation of the store, for the served run.
@@ -178,9 +210,16 @@ class WorkspaceReads:
         StoreError
             The store cannot be read.
         """
-        with self._lock:
-            self._relations(store, serving)
-            return self._ties
+        key = (store.uri, serving.run.run_id)
+        with self._ties_lock:
+            if self._ties is None or self._ties[0] != key:
+                rel = store.read_table("relations", ["src_id", "dst_id"])
+                ids = self._ids(serving)
+                src = _rows(rel.column("src_id"), ids)
+                dst = _rows(rel.column("dst_id"), ids)
+                del rel
+                self._ties = (key, cross_community_ties(src, dst, serving.cache.community_codes))
+            return self._ties[1]
 
     def referral_tree(self, store: GraphStore, serving: Served, customer_id: str) -> dict:
         """The customer's referral tree as edges between customer ids.
@@ -196,9 +235,7 @@ class WorkspaceReads:
         root = position(cache.ids, customer_id)
         if root is None:
             raise CustomerNotFound(customer_id)
-        with self._lock:
-            self._relations(store, serving)
-            src, dst = self._referrals
+        src, dst = self.referrals(store, serving)
         edges, cut = referral_tree(root, src, dst, depth=TREE_DEPTH, max_nodes=TREE_NODES)
         ids = cache.ids
         return {
@@ -283,8 +320,7 @@ def customer_percentiles(serving: Served, customer_id: str) -> dict:
     for name, values in cache.columns.items():
         if values.dtype.kind not in "iuf":
             continue
-        v = values.astype(np.float64)
-        out[name] = percentile_of(v, float(v[row]))
+        out[name] = percentile_of(values, float(values[row]))
     return {"customer_id": customer_id, "run_id": serving.run.run_id, "percentiles": out}
 
 

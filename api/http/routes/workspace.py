@@ -7,12 +7,14 @@ Same keys, roles and masking as every other endpoint; none of these carries an a
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StringConstraints
 
 from api.http.deps import CallerDep, ReadsDep
+from api.http.readmodel.reads import Reads
 from api.http.readmodel.workspace import (
     MAP_COMMUNITIES,
     WorkspaceReads,
@@ -22,6 +24,7 @@ from api.http.readmodel.workspace import (
 from api.http.routes.customers import CUSTOMER_ID_MAX, CustomerIdPath
 from api.http.schemas import error_responses
 
+log = logging.getLogger("guanxi.api")
 router = APIRouter(tags=["workspace"])
 _NOT_IN_RUN = {
     404: {
@@ -157,6 +160,17 @@ class CustomerTagsPublic(BaseModel):
     data: list[CustomerTagsItem]
     count: int
     run_id: str
+
+
+def warm(reads: Reads) -> None:
+    """Read the current run's referral relations and cross-community ties (app start-up), so
+    the first community map or referral tree does not pay for the pass over every relation."""
+    try:
+        serving = reads.refresher.current()
+        if serving is not None:
+            _workspace.warm(reads.store, serving)
+    except Exception:
+        log.exception("warming the web workspace's reads failed; the first request will retry")
 
 
 @router.get(

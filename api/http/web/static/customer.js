@@ -1,7 +1,7 @@
 // Customer 360: attributes (masked as the key's role allows: the API masks), metrics with
 // their percentile, every tag with its reason, the ego network (1-2 hops, coloured by
 // community, social tags marked, "showing N of M" when the API capped it) and the referral tree.
-import { $, api, chart, communityColour, communityLink, fmt, start, t, table, tagCatalog, tagChip, tagName } from './common.js';
+import { $, api, chart, communityColour, communityLink, fmt, showError, start, t, table, tagCatalog, tagChip, tagName } from './common.js';
 
 const SOCIAL = new Set(['opinion_leader', 'high_influence', 'community_core', 'bridge', 'super_referrer', 'socially_active', 'socially_isolated']);
 
@@ -129,5 +129,8 @@ start(async () => {
   const redraw = () => drawNetwork(id, profile.metrics || {}, tags);
   $('hops').addEventListener('change', redraw);
   $('net-limit').addEventListener('change', redraw);
-  await Promise.all([redraw(), drawReferrals(id)]);
+  // the referral tree fills in after the first render: on a fresh server its first read
+  // passes over every relation
+  drawReferrals(id).then(() => { window.__guanxi.referralsDrawn = performance.now(); }, showError);
+  await redraw();
 });

@@ -117,3 +117,19 @@ def test_customer_tags_are_the_profiles_catalog_tags(client):
     too_many = {"customer_ids": [f"C{i}" for i in range(1001)]}
     assert client.post("/customers/tags", json=too_many, headers=key("viewer")).status_code == 422
     assert client.post("/customers/tags", json={"customer_ids": ids}).status_code == 401
+
+
+def test_warm_reads_the_current_runs_relations_once(app, client, reference, monkeypatch):
+    from api.http.readmodel.workspace import WorkspaceReads
+    from api.http.routes import workspace
+
+    monkeypatch.setattr(workspace, "_workspace", WorkspaceReads())  # nothing read yet
+    reads = app.state.guanxi.reads
+    client.get("/health")  # the app is started and serving
+    workspace.warm(reads)
+    served = (reads.store.uri, reference["run"].run_id)
+    assert workspace._workspace._referrals[0] == served
+    assert workspace._workspace._ties[0] == served
+    held = workspace._workspace._ties[1]
+    assert client.get("/community-map", headers=key("viewer")).status_code == 200
+    assert workspace._workspace._ties[1] is held  # served from what warm read
