@@ -315,6 +315,8 @@ def test_community_campaign_and_diff_pages_show_the_apis_answers(check, expected
     assert com["members"] > 0
     camp = check["steps"]["campaign"]
     assert camp["seeds"] == camp["rows"] == 10 and camp["bars"] == 4
+    plan = Path(camp["csv"]).read_text(encoding="utf-8").strip().splitlines()
+    assert plan[0].startswith("rank,customer_id,marginal_gain") and len(plan) == 11
     assert check["steps"]["diff"]["rows"] == expected["diff"]["count"]
     assert EXTERNAL_STORE or expected["diff"]["count"] > 0
     assert check["steps"]["overview"]["cards"][0]  # the latest run's id

@@ -164,6 +164,9 @@ try {
   result.steps.campaign = await admin.page.evaluate(() => ({ ...window.__guanxi.plan, rows: document.querySelectorAll('#seeds-table tbody tr').length,
     bars: window.echarts.getInstanceByDom(document.getElementById('chart-baselines')).getOption().series[0].data.length }));
   result.steps.campaign.screenshot = await shot(admin, 'campaign');
+  const [planCsv] = await Promise.all([admin.page.waitForEvent('download', { timeout: T }), admin.page.click('#download')]);
+  result.steps.campaign.csv = path.join(cfg.outDir, 'plan.csv');
+  await planCsv.saveAs(result.steps.campaign.csv);
 
   await open(admin, '/web/diff', 'diff');
   result.steps.diff = { rows: await admin.page.$$eval('#diff-changes tbody tr', (rs) => rs.length) };

@@ -46,6 +46,10 @@ def test_root_is_the_html_workspace_asking_for_a_key(client):
     assert 'id="login-form"' in html and 'type="password"' in html
     assert f'src="{STATIC_PATH}/vendor/echarts.min.js' in html
     assert f'src="{STATIC_PATH}/overview.js' in html
+    # only this origin's scripts run, and nothing is sent elsewhere
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "connect-src 'self'" in csp
+    assert "<script>" not in html and "onclick=" not in html
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])

@@ -111,6 +111,9 @@ export function table(columns, rows, { sortable = false, id } = {}) {
 }
 
 // --- charts (ECharts, vendored) -----------------------------------------------------------
+/** Text for an HTML tooltip: ids and tag names come from the data, so they are escaped. */
+export const esc = (v) => window.echarts.format.encodeHTML(String(v ?? ''));
+
 const charts = {};
 
 /** Draw `option` into the element `id` (one ECharts instance per element, kept for tests). */

@@ -1,6 +1,6 @@
 // Community: leader, members by in-community rank, internal/external weight, tag composition
 // and the community map (communities as nodes sized by members, links by customer ties).
-import { $, card, api, chart, communityColour, customerLink, el, fmt, showError, start, t, table, tagCatalog, tagChip, tagName } from './common.js';
+import { $, card, api, chart, communityColour, esc, customerLink, el, fmt, showError, start, t, table, tagCatalog, tagChip, tagName } from './common.js';
 
 const LIMIT = 25;
 
@@ -12,8 +12,8 @@ async function drawMap(id) {
   const mapChart = chart('chart-map', {
     tooltip: {
       formatter: (p) => (p.dataType === 'node'
-        ? `${p.data.id}<br>${t('community.size')}: ${fmt(p.data.size)}<br>${t('community.leader')}: ${p.data.leader_id || '–'}`
-        : `${p.data.source} — ${p.data.target}: ${fmt(p.data.ties)}`),
+        ? `${esc(p.data.id)}<br>${t('community.size')}: ${fmt(p.data.size)}<br>${t('community.leader')}: ${esc(p.data.leader_id || '–')}`
+        : `${esc(p.data.source)} — ${esc(p.data.target)}: ${fmt(p.data.ties)}`),
     },
     series: [{
       type: 'graph', layout: 'force', roam: true, draggable: true,

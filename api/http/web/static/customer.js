@@ -1,7 +1,7 @@
 // Customer 360: attributes (masked as the key's role allows: the API masks), metrics with
 // their percentile, every tag with its reason, the ego network (1-2 hops, coloured by
 // community, social tags marked, "showing N of M" when the API capped it) and the referral tree.
-import { $, api, chart, communityColour, communityLink, fmt, showError, start, t, table, tagCatalog, tagChip, tagName } from './common.js';
+import { $, api, chart, communityColour, esc, communityLink, fmt, showError, start, t, table, tagCatalog, tagChip, tagName } from './common.js';
 
 const SOCIAL = new Set(['opinion_leader', 'high_influence', 'community_core', 'bridge', 'super_referrer', 'socially_active', 'socially_isolated']);
 
@@ -43,9 +43,9 @@ async function drawNetwork(id, metrics, tags) {
   chart('chart-network', {
     tooltip: {
       formatter: (p) => (p.dataType === 'node'
-        ? `${p.data.id}<br>${t('col.community')}: ${p.data.community_id || '–'}<br>${t('col.influence')}: ${fmt(p.data.influence, 1)}`
-          + (p.data.social.length ? `<br>${t('customer.social')}: ${p.data.social.map((x) => tagName(tags, x)).join(', ')}` : '')
-        : `${p.data.source} → ${p.data.target}<br>${p.data.types.join(', ')} · ${fmt(p.data.value, 1)}`),
+        ? `${esc(p.data.id)}<br>${t('col.community')}: ${esc(p.data.community_id || '–')}<br>${t('col.influence')}: ${fmt(p.data.influence, 1)}`
+          + (p.data.social.length ? `<br>${t('customer.social')}: ${esc(p.data.social.map((x) => tagName(tags, x)).join(', '))}` : '')
+        : `${esc(p.data.source)} → ${esc(p.data.target)}<br>${esc(p.data.types.join(', '))} · ${fmt(p.data.value, 1)}`),
     },
     legend: { data: communities, type: 'scroll', top: 0 },
     series: [{

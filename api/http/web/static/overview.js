@@ -1,6 +1,6 @@
 // Overview: the latest run, its input counts, tag coverage by category, the community size
 // distribution and the run history.
-import { $, card, api, chart, el, fmt, start, t, table, tagCatalog, tagName } from './common.js';
+import { $, card, api, chart, el, esc, fmt, start, t, table, tagCatalog, tagName } from './common.js';
 
 const CATEGORY_COLOURS = {
   basic: '#5470c6', behavior: '#91cc75', consumption: '#fac858', value: '#ee6666',
@@ -41,7 +41,7 @@ start(async () => {
   shown.sort((a, b) => (order.indexOf(a.category) - order.indexOf(b.category)) || (b.coverage - a.coverage));
   const categories = [...new Set(shown.map((x) => x.category))];
   chart('chart-coverage', {
-    tooltip: { trigger: 'item', formatter: (p) => `${p.name}<br>${(p.value * 100).toFixed(1)}%` },
+    tooltip: { trigger: 'item', formatter: (p) => `${esc(p.name)}<br>${(p.value * 100).toFixed(1)}%` },
     legend: { data: categories.map((c) => t(`cat.${c}`)), top: 0 },
     grid: { left: 50, right: 10, top: 50, bottom: 120 },
     xAxis: { type: 'category', data: shown.map((x) => tagName(tags, x.tag_id)), axisLabel: { rotate: 60, interval: 0, fontSize: 10 } },
