@@ -1,4 +1,4 @@
-"""`guanxi neo4j`: a local Neo4j server, the Cypher statements guanxi sends, the Browser kit."""
+"""`guanxi neo4j`: a local server, the bulk import, the Cypher statements, the Browser kit."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from api.cli.errors import errors
 from api.cli.options import DirOpt, JsonOpt
-from api.cli.render import dump, err, out
+from api.cli.render import dump, err, out, progress
+from api.usecases import neo4j_import as neo4j_import_usecase
 from api.usecases import neo4j_tools
 
 
@@ -76,3 +78,88 @@ def neo4j_browser_kit(
         "In Neo4j Browser: drag guanxi.grass onto the window (or :style), and add each "
         ".cypher file to Favorites; set its parameters with :param first."
     )
+
+
+def neo4j_import(
+    folder: Annotated[
+        Path | None,
+        typer.Argument(help="Folder of contract tables, validated as `guanxi load` does."),
+    ] = None,
+    from_store: Annotated[
+        str | None,
+        typer.Option(help="Copy the tables of this store (e.g. duckdb:///g.duckdb) instead."),
+    ] = None,
+    dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir", help="Local server folder (guanxi neo4j local start --dir): import here."
+        ),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Your own server (bolt://HOST:PORT): write the files and print the "
+            "neo4j-admin command to run there.",
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where the files go with --store (./guanxi-neo4j-import)."),
+    ] = None,
+    quarantine_dir: Annotated[
+        Path | None, typer.Option(help="Where rejected rows go (default FOLDER/quarantine).")
+    ] = None,
+    pii_columns: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated customer columns to declare PII, as for load."),
+    ] = None,
+    with_results: Annotated[
+        bool, typer.Option(help="Also import the latest run's results (not available yet).")
+    ] = False,
+    strict: Annotated[bool, typer.Option(help="Exit 1 if any row is quarantined.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bulk-load a folder into Neo4j with its offline importer (a full refresh).
+
+    With --dir the local server is stopped, its database replaced by neo4j-admin database
+    import full and the server started again with guanxi's constraints and indexes.
+    """
+    pii = [c.strip() for c in pii_columns.split(",")] if pii_columns else []
+    with errors(), progress(not as_json) as bar:
+        report = neo4j_import_usecase.import_into_neo4j(
+            folder,
+            from_store=from_store,
+            dir=dir,
+            target=store,
+            out=out_dir,
+            quarantine_dir=quarantine_dir,
+            pii_columns=pii,
+            with_results=with_results,
+            progress=lambda stage, detail: bar(f"import: {stage}", 0.5),
+        )
+    if as_json:
+        dump(report.as_dict())
+    else:
+        _print_import(report)
+    if strict and report.load.quarantined:
+        raise typer.Exit(1)
+
+
+def _print_import(report) -> None:
+    t = Table(title=f"imported into {report.store} in {report.seconds:.1f}s")
+    for c in ("table", "read", "loaded", "quarantined"):
+        t.add_column(c, justify="right" if c != "table" else "left")
+    for name, c in report.load.tables.items():
+        t.add_row(name, *[f"{x:,}" for x in (c.read, c.loaded, c.quarantined)])
+    out.print(t)
+    out.print(f"Neo4j: {report.customers:,} customers, {report.relations:,} relations")
+    for name, path in report.load.quarantine_files.items():
+        reasons = ", ".join(f"{k} {v}" for k, v in report.load.reasons.get(name, {}).items())
+        out.print(f"[yellow]quarantined[/yellow] {name}: {reasons} -> {path}")
+    for note in report.notes:
+        out.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    if report.command:
+        out.print(f"files in {report.files}; on the server's host, with Neo4j stopped, run:")
+        out.print(report.command, highlight=False, soft_wrap=True)
+        out.print("then start Neo4j; the next guanxi command on it creates the constraints.")

@@ -1,0 +1,274 @@
+"""The bulk path into Neo4j (`guanxi neo4j import`) gives exactly what a driver load gives.
+
+Why: the importer writes Neo4j's store files directly, bypassing every Cypher statement the
+store's reads were written against; only a comparison with the driver load of the same data
+shows the layout (labels, relationship types, property names and types, natural keys, PII
+declarations) is the one every reader expects. The references are independent: the driver
+load into the session's other Neo4j (``NEO4J_URI``, CI's server), the DuckDB store, and
+`guanxi load --json` on the same folder, whose quarantine must be the import's to the byte.
+
+The import itself runs against the tests' own local server (`tests.neo4j_import_server`),
+which it stops, imports into and starts, as a user's ``--dir`` would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.settings import Neo4jSettings, Settings
+from api.usecases.neo4j_import import import_into_neo4j
+from graph.errors import ConfigError
+from graph.model import SCHEMAS, TABLES
+from graph.store import neo4j_local, open_store
+from graph.store.neo4j import Neo4jStore
+from graph.store.neo4j.statements import registry
+from graph.store.neo4j_local import config as local_config
+from graph.store.neo4j_local import importer
+from loaders.ingest import load_folder
+from tests import neo4j_import_server
+from tests.graph.store.conftest import open_neo4j
+from tests.neo4j_import_server import BAD_REASONS, write_import_data
+
+pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
+import_server = neo4j_import_server.import_server  # the fixture, shared with the CLI tests
+
+runner = CliRunner()
+PII = ["risk_grade"]
+SETTINGS = Settings(neo4j=Neo4jSettings(heap="1g", pagecache="256m"))
+
+
+def _store(server: dict) -> Neo4jStore:
+    return Neo4jStore(server["bolt_uri"], user=server["user"], password=server["password"])
+
+
+def _sorted(table: pa.Table, name: str) -> pa.Table:
+    cols = list(SCHEMAS[name].names)
+    table = table.select(cols).cast(SCHEMAS[name])
+    return table.sort_by([(c, "ascending") for c in cols])
+
+
+def _graph_shape(store: Neo4jStore) -> dict:
+    """Labels, relationship types, and each one's property names and value types, counted."""
+    with store.bolt.session() as s:
+        nodes = s.run(
+            "MATCH (n) UNWIND labels(n) AS label UNWIND keys(n) AS k "
+            "RETURN label, k, valueType(n[k]) AS t, count(*) AS n"
+        ).values()
+        rels = s.run(
+            # '' counts every relationship, those without properties too
+            "MATCH ()-[r]->() UNWIND keys(r) + [''] AS k "
+            "RETURN type(r) AS type, k, "
+            "CASE WHEN k = '' THEN '' ELSE valueType(r[k]) END AS t, count(*) AS n"
+        ).values()
+        labels = s.run("MATCH (n) RETURN labels(n) AS l, count(*) AS n").values()
+    # ``_load`` marks the rows of a driver load (harmless once it committed); an import
+    # writes none, which `test_no_staging_leftovers` checks
+    return {
+        "nodes": sorted(tuple(r) for r in nodes if r[1] != "_load"),
+        "relationships": sorted(tuple(r) for r in rels if r[1] != "_load"),
+        "labels": sorted((tuple(sorted(r[0])), r[1]) for r in labels),
+    }
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return write_import_data(tmp_path_factory.mktemp("import-data"))
+
+
+@pytest.fixture(scope="module")
+def imported(import_server, data_dir, tmp_path_factory):
+    q = tmp_path_factory.mktemp("q-import")
+    report = import_into_neo4j(
+        data_dir,
+        dir=Path(import_server["dir"]),
+        quarantine_dir=q,
+        pii_columns=PII,
+        settings=SETTINGS,
+    )
+    return report, q
+
+
+@pytest.fixture(scope="module")
+def load_json(data_dir, tmp_path_factory) -> tuple[dict, Path, str]:
+    """`guanxi load --json` of the same folder into an empty DuckDB store."""
+    root = tmp_path_factory.mktemp("ref-load")
+    uri = f"duckdb:///{root / 'ref.duckdb'}"
+    args = ["load", str(data_dir), "--store", uri, "--json", "--quarantine-dir", str(root / "q")]
+    res = runner.invoke(app, [*args, "--pii-columns", ",".join(PII)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout), root / "q", uri
+
+
+@pytest.fixture(scope="module")
+def driver_store(neo4j_server, data_dir, tmp_path_factory):
+    """The same folder loaded through the driver into the session's other Neo4j."""
+    store = open_neo4j(neo4j_server)
+    store.clear()
+    load_folder(
+        store, data_dir, quarantine_dir=tmp_path_factory.mktemp("q-driver"), pii_columns=PII
+    )
+    yield store
+    store.close()
+
+
+def test_counts_and_quarantine_are_those_of_guanxi_load(imported, load_json) -> None:
+    report, q_import = imported
+    ref, q_load, _ = load_json
+    got = report.as_dict()
+    assert got["tables"] == ref["tables"]
+    assert got["reasons"] == ref["reasons"] == BAD_REASONS
+    assert got["dialects"] == ref["dialects"]
+    files = sorted(p.name for p in q_load.glob("*.csv"))
+    assert files == sorted(p.name for p in q_import.glob("*.csv")) and len(files) == 4
+    for name in files:
+        assert (q_import / name).read_bytes() == (q_load / name).read_bytes(), name
+    assert got["customers"] == ref["tables"]["customers"]["inserted"]
+    assert got["relations"] == ref["tables"]["relations"]["inserted"]
+
+
+def test_every_read_equals_a_driver_load_and_duckdb(
+    imported,
+    import_server,
+    driver_store,
+    load_json,
+) -> None:
+    _, _, duck_uri = load_json
+    with _store(import_server) as bulk, open_store(duck_uri, read_only=True) as duck:
+        assert bulk.counts() == driver_store.counts() == duck.counts()
+        for name in TABLES:
+            got = _sorted(bulk.read_table(name), name)
+            assert got.equals(_sorted(driver_store.read_table(name), name)), name
+            assert got.equals(_sorted(duck.read_table(name), name)), name
+        lean = bulk.read_table("relations", ["src_id", "dst_id", "type", "occurred_at", "count"])
+        ref = driver_store.read_table("relations", list(lean.column_names))
+        assert lean.sort_by([(c, "ascending") for c in lean.column_names]).equals(
+            ref.sort_by([(c, "ascending") for c in ref.column_names])
+        )
+        assert bulk.declared_pii_columns() == driver_store.declared_pii_columns() == tuple(PII)
+        ids = sorted(duck.customer_ids().to_pylist())
+        assert sorted(bulk.customer_ids().to_pylist()) == ids
+        for cid in ids[:: max(1, len(ids) // 40)]:
+            assert (
+                bulk.get_customer(cid) == driver_store.get_customer(cid) == duck.get_customer(cid)
+            )
+        assert _graph_shape(bulk) == _graph_shape(driver_store)
+
+
+def test_schema_recreated_and_no_staging_leftovers(imported, import_server) -> None:
+    wanted = {
+        m.group(1)
+        for s in registry()
+        if s.name.startswith("schema.")
+        for m in [re.search(r"CREATE (?:CONSTRAINT|INDEX) (\w+)", s.cypher)]
+        if m
+    }
+    with _store(import_server) as bulk, bulk.bolt.session() as s:
+        names = {r[0] for r in s.run("SHOW INDEXES YIELD name, state WHERE state = 'ONLINE'")}
+        assert wanted <= names, wanted - names
+        leftovers = s.run(
+            "MATCH (n) WHERE n._load IS NOT NULL OR n._staged IS NOT NULL OR n:Load RETURN count(n)"
+        ).single()[0]
+        rel_leftovers = s.run(
+            "MATCH ()-[r]->() WHERE r._load IS NOT NULL RETURN count(r)"
+        ).single()[0]
+    assert (leftovers, rel_leftovers) == (0, 0)
+
+
+def test_analyze_runs_on_the_imported_store(imported, import_server) -> None:
+    env = {"NEO4J_USER": "neo4j", "NEO4J_PASSWORD": import_server["password"]}
+    uri = import_server["bolt_uri"]
+    res = runner.invoke(app, ["analyze", "--store", uri, "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    with _store(import_server) as bulk:
+        runs = bulk.list_runs()
+        assert len(runs) == 1
+        metrics = bulk.read_metrics(runs[0].run_id)
+        assert len(metrics) == bulk.counts()["customers"]
+
+
+def test_a_second_import_gives_the_same_data(
+    imported,
+    import_server,
+    data_dir,
+    driver_store,
+    tmp_path,
+) -> None:
+    first, _ = imported
+    again = import_into_neo4j(
+        data_dir, dir=Path(import_server["dir"]), quarantine_dir=tmp_path, settings=SETTINGS
+    )
+    assert again.as_dict()["tables"] == first.as_dict()["tables"]
+    assert (again.customers, again.relations) == (first.customers, first.relations)
+    with _store(import_server) as bulk:
+        assert bulk.counts() == driver_store.counts()
+        assert bulk.list_runs() == []  # a full refresh: the analysis run went with the old data
+        # the PII declaration survives a refresh that did not repeat --pii-columns
+        assert bulk.declared_pii_columns() == tuple(PII)
+        for name in ("customers", "events"):
+            got = _sorted(bulk.read_table(name), name)
+            assert got.equals(_sorted(driver_store.read_table(name), name)), name
+
+
+def test_for_a_bolt_uri_the_printed_command_is_what_to_run(
+    import_server,
+    data_dir,
+    driver_store,
+    tmp_path,
+) -> None:
+    """The printed command, run by hand (neo4j-admin is AdminTool with NEO4J_HOME), works."""
+    report = import_into_neo4j(
+        data_dir,
+        target=import_server["bolt_uri"],
+        out=tmp_path / "files",
+        quarantine_dir=tmp_path / "q",
+        settings=Settings(neo4j=Neo4jSettings(password=import_server["password"])),
+    )
+    words = shlex.split(report.command)
+    assert words[:4] == ["neo4j-admin", "database", "import", "full"]
+    assert words[-1] == "neo4j" and "--overwrite-destination=true" in words
+    assert report.import_seconds is None  # nothing was run: the operator runs it
+    assert report.nodes["GuanxiMeta"] == 1  # the target's PII declaration was carried over
+    home = Path(import_server["dir"])
+    admin = ["java", "-cp", str(local_config.LIB / "*"), importer.ADMIN_MAIN_CLASS]
+    neo4j_local.stop(home)
+    try:
+        env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
+        done = subprocess.run(
+            admin + words[1:], env=env, capture_output=True, text=True, timeout=400
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    finally:
+        info = neo4j_local.start(
+            home,
+            bolt_port=int(import_server["bolt_uri"].rsplit(":", 1)[1]),
+            http_port=int(import_server["http_uri"].rsplit(":", 1)[1]),
+            heap="1g",
+            pagecache="256m",
+            timeout=300,
+        )
+    with _store(info) as bulk:
+        assert bulk.counts() == driver_store.counts()
+        assert report.customers == bulk.counts()["customers"]
+        assert report.relations == bulk.counts()["relations"]
+        assert bulk.declared_pii_columns() == tuple(PII)
+
+
+def test_errors_name_what_to_fix(tmp_path, data_dir) -> None:
+    with pytest.raises(ConfigError, match="no local Neo4j server found at"):
+        import_into_neo4j(data_dir, dir=tmp_path / "none", settings=SETTINGS)
+    with pytest.raises(ConfigError, match="not a Neo4j URI"):
+        import_into_neo4j(data_dir, target="duckdb:///x.duckdb", settings=SETTINGS)
+    with pytest.raises(ConfigError, match="--with-results is not available yet"):
+        import_into_neo4j(data_dir, dir=tmp_path, with_results=True, settings=SETTINGS)
+    with pytest.raises(ConfigError, match="not both"):
+        import_into_neo4j(data_dir, settings=SETTINGS)
