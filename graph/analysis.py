@@ -166,6 +166,7 @@ def analyze_graph(
         iterations=params.leiden_iterations,
         seed=seed,
         initial=None if previous is None else initial_membership(g.ids, previous),
+        objective=params.community_objective,
     )
     finished("communities")
     cols["coreness"] = coreness_values(und)

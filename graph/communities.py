@@ -18,6 +18,9 @@ from graph.build import edge_arrays
 
 __all__ = ["Communities", "community_labels", "community_stats", "leiden_communities"]
 
+#: Leiden objectives by their name here, and igraph's name for each.
+_OBJECTIVES = {"modularity": "modularity", "cpm": "CPM"}
+
 
 @dataclass(frozen=True)
 class Communities:
@@ -38,7 +41,8 @@ class Communities:
     seed
         Seed of the run.
     modularity
-        Weighted modularity of the partition at ``params["resolution"]``.
+        Weighted modularity of the partition at ``params["resolution"]`` (at 1 for the
+        ``"cpm"`` objective, whose resolution is a density).
     """
 
     membership: np.ndarray
@@ -61,8 +65,9 @@ def leiden_communities(
     seed: int = 0,
     weights: str | None = "weight",
     initial: np.ndarray | None = None,
+    objective: str = "modularity",
 ) -> Communities:
-    """Leiden modularity communities of an undirected graph, reproducible by seed.
+    """Leiden communities of an undirected graph, reproducible by seed.
 
     Leiden (Traag et al. 2019) rather than Louvain because it guarantees connected
     communities: a community can be described as "these customers and their ties"
@@ -78,7 +83,11 @@ def leiden_communities(
     g
         Undirected graph (use :meth:`InteractionGraph.undirected`).
     resolution
-        Modularity resolution; above 1 yields more, smaller communities.
+        With ``objective="modularity"`` the modularity resolution (above 1: more, smaller
+        communities); with ``"cpm"`` the Constant Potts Model's density threshold, in
+        tie-weight units per pair of members (a group is a community when its ties average
+        more than this per pair), which unlike modularity does not depend on the size of
+        the whole graph.
     iterations
         Leiden passes; ``-1`` runs until a pass no longer improves the partition.
     seed
@@ -91,6 +100,8 @@ def leiden_communities(
         yesterday's partition instead of rebuilding one from singletons, so a small change
         in the data moves few customers; the result still depends only on the graph, the
         parameters, ``initial`` and ``seed``. ``params["warm_start"]`` records which it was.
+    objective
+        ``"modularity"`` or ``"cpm"`` (see ``resolution``).
 
     Returns
     -------
@@ -104,6 +115,8 @@ def leiden_communities(
     """
     if g.is_directed():
         raise ValueError("leiden_communities needs an undirected graph; pass g.undirected()")
+    if objective not in _OBJECTIVES:
+        raise ValueError(f"objective {objective!r}: use one of {sorted(_OBJECTIVES)}")
     start = None
     if initial is not None:
         start = np.asarray(initial, dtype=np.int64)
@@ -120,7 +133,7 @@ def leiden_communities(
     try:
         random.seed(seed)
         clustering = g.community_leiden(
-            objective_function="modularity",
+            objective_function=_OBJECTIVES[objective],
             weights=weights,
             resolution=resolution,
             n_iterations=iterations,
@@ -130,14 +143,16 @@ def leiden_communities(
         random.setstate(state)
     membership = _by_size(np.asarray(clustering.membership, dtype=np.int64))
     if g.ecount():
-        modularity = g.modularity(membership.tolist(), weights=weights, resolution=resolution)
+        # CPM's resolution is no modularity resolution: report plain modularity then
+        at = resolution if objective == "modularity" else 1.0
+        modularity = g.modularity(membership.tolist(), weights=weights, resolution=at)
     else:
         modularity = 0.0
     return Communities(
         membership=membership,
         method="leiden",
         params={
-            "objective": "modularity",
+            "objective": objective,
             "resolution": float(resolution),
             "iterations": int(iterations),
             "weights": weights,

@@ -37,7 +37,12 @@ class AnalysisParams:
         PageRank damping: the chance a random walker follows a tie rather than
         jumping anywhere. 0.85 is the customary value and the networkx default.
     resolution
-        Leiden modularity resolution; above 1 gives more, smaller communities.
+        Leiden resolution: for ``community_objective="modularity"`` above 1 gives more,
+        smaller communities; for ``"cpm"`` the tie weight per pair of members a community
+        must exceed (see :func:`graph.communities.leiden_communities`).
+    community_objective
+        ``"modularity"`` or ``"cpm"`` (Constant Potts Model). README, "Community
+        resolution", has the evaluation against planted communities behind the default.
     community_match_threshold
         Jaccard index (shared customers / customers in either) at or above which a new
         community may take the id of a previous run's community
@@ -75,6 +80,7 @@ class AnalysisParams:
     as_of: datetime | None = None
     damping: float = 0.85
     resolution: float = 1.0
+    community_objective: str = "modularity"
     leiden_iterations: int = 2
     community_match_threshold: float = 0.3
     seed: int = 42
@@ -96,6 +102,8 @@ class AnalysisParams:
             raise bad("damping", "must lie strictly between 0 and 1")
         if not (self.resolution > 0 and math.isfinite(self.resolution)):
             raise bad("resolution", "must be positive")
+        if self.community_objective not in ("modularity", "cpm"):
+            raise bad("community_objective", "must be 'modularity' or 'cpm'")
         if not 0 < self.community_match_threshold <= 1:
             raise bad("community_match_threshold", "must lie in (0, 1]")
         if self.leiden_iterations == 0 or self.leiden_iterations < -1:
@@ -130,6 +138,7 @@ class AnalysisParams:
             "as_of": None if self.as_of is None else self.as_of.isoformat(),
             "damping": float(self.damping),
             "resolution": float(self.resolution),
+            "community_objective": str(self.community_objective),
             "leiden_iterations": int(self.leiden_iterations),
             "community_match_threshold": float(self.community_match_threshold),
             "seed": int(self.seed),

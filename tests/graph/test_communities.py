@@ -106,3 +106,34 @@ def test_two_households_stats() -> None:
     assert stats["external_weight"].tolist() == [1.0, 1.0]
     assert stats["leader_vertex"].tolist() == [2, 3]
     assert stats["leader_pagerank"].tolist() == [0.3, 0.3]
+
+
+def _ring_of_cliques(k: int, size: int) -> tuple[ig.Graph, np.ndarray]:
+    """k cliques of `size` customers in a ring, one tie between neighbours (Fortunato and
+    Barthelemy's example of modularity's resolution limit)."""
+    edges = [(c * size + i, c * size + j) for c in range(k) for i in range(size) for j in range(i)]
+    edges += [(c * size, ((c + 1) % k) * size + 1) for c in range(k)]
+    g = ig.Graph(n=k * size, edges=edges)
+    g.es["weight"] = [1.0] * g.ecount()
+    return g, np.repeat(np.arange(k), size)
+
+
+def test_cpm_resolves_small_groups_that_modularity_merges() -> None:
+    g, truth = _ring_of_cliques(60, 4)
+    mod = leiden_communities(g, seed=1, iterations=-1)
+    cpm = leiden_communities(g, seed=1, iterations=-1, objective="cpm", resolution=0.5)
+    assert mod.count < 60  # the resolution limit merges neighbouring cliques
+    assert cpm.count == 60 and nmi(cpm.membership, truth) == pytest.approx(1.0)
+    assert cpm.params["objective"] == "cpm"
+    with pytest.raises(ValueError, match="objective 'potts'"):
+        leiden_communities(g, objective="potts")
+
+
+def test_a_warm_start_keeps_a_good_partition_and_checks_its_shape() -> None:
+    g, truth = _ring_of_cliques(12, 5)
+    warm = leiden_communities(g, seed=3, initial=truth)
+    assert nmi(warm.membership, truth) == pytest.approx(1.0)
+    assert warm.params["warm_start"] is True
+    assert leiden_communities(g, seed=3).params["warm_start"] is False
+    with pytest.raises(ValueError, match=r"one index in 0\.\.59"):
+        leiden_communities(g, initial=truth[:-1])
