@@ -1,17 +1,20 @@
-"""Reading a run: `guanxi influencers`, `metrics export`, `tags`, `tags diff`, `customer`,
-`segment`. Each opens the store, asks one use case, prints (PII masked by the use cases)."""
+"""Reading a run: `guanxi influencers`, `metrics export`, `tags`, `tags diff`, `tags quality`,
+`customer`, `segment`. Each opens the store, asks one use case, prints (PII masked by the
+use cases)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from api import usecases
 from api.cli.errors import errors
 from api.cli.options import JsonOpt, StoreOpt
 from api.cli.render import df_table, dump, fmt, out
+from api.usecases.tag_health import DEFAULT_MOVE_SHARE, tag_quality_report
 
 
 def influencers(
@@ -87,6 +90,45 @@ def tags_diff(
         return
     out.print(df_table(totals, f"tag changes {run_a} -> {run_b}"))
     out.print(f"{len(changes):,} customer-tag changes")
+
+
+def tags_quality(
+    run: Annotated[str | None, typer.Option(help="Run id (default latest).")] = None,
+    move_share: Annotated[
+        float, typer.Option(help="Flag a tag whose count moved by more than this share.")
+    ] = DEFAULT_MOVE_SHARE,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every tag's health: coverage, the most overlapping tag of its category, the share of
+    the previous run's holders it kept, and a flag where its count moved a lot."""
+    with errors(), usecases.open_default(store) as st:
+        report = tag_quality_report(st, run_id=run, move_share=move_share)
+    if as_json:
+        dump(report["tags"])
+        return
+    prev = report["previous_run_id"] or "none (first run)"
+    df = pd.DataFrame(report["tags"])
+    show = pd.DataFrame(
+        {
+            "tag_id": df["tag_id"],
+            "count": df["count"],
+            "coverage": [f"{c:.1%}" for c in df["coverage"]],
+            "overlaps most": [
+                "" if t is None else f"{t} ({j:.2f})"
+                for t, j in zip(df["overlap_tag"], df["overlap_jaccard"], strict=True)
+            ],
+            "kept": ["" if x is None else f"{x:.0%}" for x in df["stability"]],
+            "moved": ["!" if f else "" for f in df["flagged"]],
+        }
+    )
+    out.print(df_table(show, f"tag quality, run {report['run_id']} (previous {prev})"))
+    flagged = df[df["flagged"].astype(bool)]
+    if len(flagged):
+        out.print(
+            f"{len(flagged)} tag(s) moved by more than {move_share:.0%}: "
+            + ", ".join(flagged["tag_id"].astype(str).head(20))
+        )
 
 
 def customer(

@@ -352,6 +352,57 @@ class TagTotalPublic(BaseModel):
     tag_id: str
     gained: int
     lost: int
+    cause: Literal["definition", "data", "definition+data", "analysis", "unknown"] = Field(
+        description="why the tag changed: its definition, the data, both, the analysis "
+        "(neither: another seed or parameter), or unknown for runs that kept no definitions"
+    )
+
+
+class TagQualityPublic(BaseModel):
+    """One tag's health in a run (see `guanxi tags quality`)."""
+
+    tag_id: str
+    category: str
+    count: int
+    coverage: float = Field(description="share of the run's customers holding the tag")
+    overlap_tag: str | None = Field(
+        description="the tag of the same category whose holders overlap most (Jaccard)"
+    )
+    overlap_jaccard: float | None
+    previous_count: int | None
+    count_change: float | None = Field(description="(count - previous) / previous")
+    stability: float | None = Field(
+        description="share of the previous run's holders who still hold the tag"
+    )
+    flagged: bool = Field(description="the count moved by more than move_share")
+
+
+class TagQualityReport(BaseModel):
+    model_config = _example(
+        {
+            "run_id": RUN_EXAMPLE,
+            "previous_run_id": "r20251201T020000-aa11bb",
+            "move_share": 0.2,
+            "tags": [
+                {
+                    "tag_id": "opinion_leader",
+                    "category": "social",
+                    "count": 100,
+                    "coverage": 0.02,
+                    "overlap_tag": "high_influence",
+                    "overlap_jaccard": 0.61,
+                    "previous_count": 98,
+                    "count_change": 0.0204,
+                    "stability": 0.93,
+                    "flagged": False,
+                }
+            ],
+        }
+    )
+    run_id: str
+    previous_run_id: str | None
+    move_share: float
+    tags: list[TagQualityPublic]
 
 
 class TagsDiffPublic(BaseModel):
@@ -359,7 +410,7 @@ class TagsDiffPublic(BaseModel):
         {
             "from_run": "r20251201T020000-aa11bb",
             "to_run": RUN_EXAMPLE,
-            "totals": [{"tag_id": "churn_risk", "gained": 12, "lost": 3}],
+            "totals": [{"tag_id": "churn_risk", "gained": 12, "lost": 3, "cause": "data"}],
             "data": [{"customer_id": "C0000009", "tag_id": "churn_risk", "change": "gained"}],
             "count": 1,
             "limit": 100,

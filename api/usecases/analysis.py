@@ -37,6 +37,7 @@ def analyze(
     progress: Progress | None = None,
     params_overrides: dict | None = None,
     engine: str = "local",
+    engine_options: dict | None = None,
 ) -> AnalyzeResult:
     """Project the store, compute metrics and communities, tag, persist as a new run.
 
@@ -54,6 +55,10 @@ def analyze(
         :class:`graph.params.AnalysisParams` fields to change.
     engine
         Name of the analysis engine (:data:`api.engines.ENGINES`).
+    engine_options
+        What the engine is built with (spark: ``source``, ``master``, ``conf``, ``out_dir``,
+        ...; see :func:`api.engines.get_engine`). An engine that reads its own input
+        registers the run in ``store`` and reports its input counts itself.
 
     Returns
     -------
@@ -69,8 +74,9 @@ def analyze(
     """
     from graph.params import AnalysisParams
     from tagging import default_catalog, load_rules, merge_catalogs
+    from tagging.quality import definition_fingerprints
 
-    eng = get_engine(engine)
+    eng = get_engine(engine, **(engine_options or {}))
     say = progress or (lambda stage, frac: None)
     timings: dict[str, float] = {}
     params = AnalysisParams(seed=seed, **(params_overrides or {}))
@@ -94,8 +100,11 @@ def analyze(
         run_id=new_run_id(now),
         created_at=now.isoformat(timespec="microseconds"),
         params=params.to_dict(),
-        input_counts=store.counts(),
-        stats={k: v for k, v in result.stats.items() if k != "timings"},
+        input_counts=eng.input_counts(store) if hasattr(eng, "input_counts") else store.counts(),
+        stats={
+            **{k: v for k, v in result.stats.items() if k != "timings"},
+            "tag_definitions": definition_fingerprints(catalog),
+        },
     )
     say("tagging", 0.0)
     t = time.perf_counter()

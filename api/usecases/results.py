@@ -115,11 +115,32 @@ def segment(
 
 
 def tags_diff(store: GraphStore, run_a: str, run_b: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from tagging import diff_assignments
+    """Tags gained and lost per customer from run A to run B, and totals per tag with the
+    ``cause`` of each tag's change (:func:`tagging.quality.attribute_changes`: the
+    definition, the data, or both, judged from the fingerprints the runs keep).
 
-    resolve_run(store, run_a)
-    resolve_run(store, run_b)
-    return diff_assignments(store.read_tags(run_a), store.read_tags(run_b))
+    Raises
+    ------
+    RunNotFound
+        Either run is unknown.
+    """
+    from tagging import diff_assignments
+    from tagging.quality import attribute_changes
+
+    a, b = resolve_run(store, run_a), resolve_run(store, run_b)
+    changes, totals = diff_assignments(store.read_tags(run_a), store.read_tags(run_b))
+    totals["cause"] = attribute_changes(
+        totals,
+        a.stats.get("tag_definitions"),
+        b.stats.get("tag_definitions"),
+        data_changed=_data_fingerprint(a) != _data_fingerprint(b),
+    )
+    return changes, totals
+
+
+def _data_fingerprint(run: RunInfo) -> tuple:
+    """What a run read: its input counts and the reference time its features were cut at."""
+    return (tuple(sorted(run.input_counts.items())), run.params.get("as_of"))
 
 
 def export_metrics(store: GraphStore, out: Path, *, run_id: str | None = None) -> int:

@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api.http.deps import CallerDep, Limit100, OffsetDep, ReadsDep
-from api.http.schemas import TagList, TagMemberList, TagsDiffPublic, error_responses
+from api.http.schemas import (
+    TagList,
+    TagMemberList,
+    TagQualityReport,
+    TagsDiffPublic,
+    error_responses,
+)
+from api.usecases.tag_health import DEFAULT_MOVE_SHARE, tag_quality_report
 
 router = APIRouter(prefix="/tags", tags=["tags"])
 
@@ -52,6 +59,26 @@ def tags_diff(
 ):
     """Per-tag totals and a page of per-customer changes (gained: in `to`, not in `from`)."""
     return reads.tags_diff(from_run, to_run, limit=limit, offset=offset)
+
+
+@router.get(
+    "/quality",
+    response_model=TagQualityReport,
+    summary="Coverage, overlap and stability of every tag of a run",
+    responses=error_responses(401, 404, 422, 503),
+)
+def tags_quality(
+    reads: ReadsDep,
+    caller: CallerDep,
+    run_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    move_share: Annotated[
+        float, Query(gt=0, le=10, description="flag a count that moved by more than this share")
+    ] = DEFAULT_MOVE_SHARE,
+):
+    """Per tag: its coverage, the same-category tag whose holders overlap most, the share of
+    the previous run's holders it kept, and a flag where its count moved more than
+    `move_share`. Tag ids and counts only (no customer data)."""
+    return tag_quality_report(reads.store, run_id=run_id, move_share=move_share)
 
 
 @router.get(

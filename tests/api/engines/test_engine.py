@@ -27,6 +27,7 @@ from graph.store import open_store
 from loaders.generate import generate, write_dataset
 from loaders.ingest import load_folder
 from tagging import default_catalog
+from tagging.quality import definition_fingerprints
 
 SEED = 7
 
@@ -96,7 +97,10 @@ def test_engine_stages_give_the_analyze_run(name, tmp_path_factory, data_dir, re
             created_at=now.isoformat(),
             params=projection.params.to_dict(),
             input_counts=store.counts(),
-            stats={k: v for k, v in result.stats.items() if k != "timings"},
+            stats={
+                **{k: v for k, v in result.stats.items() if k != "timings"},
+                "tag_definitions": definition_fingerprints(default_catalog()),
+            },
         )
         features = engine.features(store, result.metrics, as_of=projection.params.as_of)
         assert set(features["customer_id"]) == customers
