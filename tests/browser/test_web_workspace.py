@@ -170,6 +170,8 @@ def expected(server, store_uri) -> dict:
     social = {row["customer_id"] for row in tags["data"] if SOCIAL & set(row["tags"])}
     segment = _api(server, "viewer", "POST", "/segments", json={"expression": EXPRESSION})
     bad = _api(server, "viewer", "POST", "/segments", json={"expression": BAD_EXPRESSION})
+    community = busiest["community_id"]
+    ranking = _api(server, "viewer", "GET", f"/influencers?limit=50&community={community}").json()
     runs = _api(server, "viewer", "GET", "/runs").json()["data"]
     diff = (
         _api(
@@ -193,6 +195,7 @@ def expected(server, store_uri) -> dict:
         "social": social,
         "community_id": str(busiest["community_id"]),
         "map": _api(server, "viewer", "GET", "/community-map?limit=50").json(),
+        "community_ranking": [row["customer_id"] for row in ranking["data"]],
         "segment": segment.json(),
         "bad": bad.json(),
         "viewer_export": _api(
@@ -309,6 +312,11 @@ def test_a_viewer_cannot_export_and_an_operator_can(check, expected):
 
 
 def test_community_campaign_and_diff_pages_show_the_apis_answers(check, expected):
+    inf = check["steps"]["influencers"]
+    degrees = [int(v.replace(",", "")) for v in inf["sortedByDegree"]]
+    assert inf["rows"] == len(degrees) == 50 and degrees == sorted(degrees, reverse=True)
+    assert inf["community"] == expected["community_ranking"]
+    assert inf["searched"] == expected["customer_id"]
     com = check["steps"]["community"]
     assert com["mapNodes"] == [n["community_id"] for n in expected["map"]["nodes"]]
     assert com["mapLinks"] == len(expected["map"]["links"])

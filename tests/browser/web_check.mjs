@@ -107,6 +107,15 @@ try {
   await admin.page.click('#influencers th[data-key="degree"]');
   result.steps.influencers.sortedByDegree = await admin.page.$$eval('#influencers tbody tr', (rs) => rs.map((r) => r.cells[5].textContent));
   result.steps.influencers.screenshot = await shot(admin, 'influencers');
+  // filtered by community (the API filters): the rows are that community's ranking
+  await admin.page.selectOption('#f-community', cfg.communityId);
+  await admin.page.waitForFunction((c) => new URLSearchParams(location.search).get('community') === c
+    && [...document.querySelectorAll('#influencers tbody tr')].every((tr) => tr.cells[3].textContent === c), cfg.communityId, { timeout: T });
+  result.steps.influencers.community = await admin.page.$$eval('#influencers tbody tr', (rs) => rs.map((r) => r.cells[1].textContent));
+  // search by id opens the profile
+  await admin.page.fill('#f-search', cfg.customerId);
+  await Promise.all([admin.page.waitForURL(/\/web\/customer\?id=/, { timeout: T }), admin.page.click('#filters button[type=submit]')]);
+  result.steps.influencers.searched = new URL(admin.page.url()).searchParams.get('id');
 
   await open(admin, `/web/customer?id=${encodeURIComponent(cfg.customerId)}`, 'customer');
   result.timings['customer-referral-tree:admin'] = Math.round(await drawn(admin.page, 'referralsDrawn'));

@@ -103,6 +103,13 @@ export function table(columns, rows, { sortable = false, id } = {}) {
         if (y === null || y === undefined) return -1;
         return (x < y ? -1 : 1) * dir;
       });
+      for (const th of head.children) {
+        th.removeAttribute('aria-sort');
+        th.dataset.arrow = '';
+      }
+      const th = head.querySelector(`th[data-key="${c.key}"]`);
+      th.setAttribute('aria-sort', dir > 0 ? 'ascending' : 'descending');
+      th.dataset.arrow = dir > 0 ? ' ▲' : ' ▼';
       draw();
     } : null,
   }, c.label)));
