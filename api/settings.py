@@ -129,6 +129,21 @@ class Settings(BaseSettings):
     failpoint: str | None = Field(
         default=None, description="crash-safety tests: the `graph.failpoints` point to die at"
     )
+    spark_driver_budget_mb: int = Field(
+        default=2048,
+        ge=0,
+        description=(
+            "spark engine: driver memory the single-machine stages (Leiden, betweenness, "
+            "constraint, 2-hop reach on igraph) may use; a larger graph runs without them"
+        ),
+    )
+    spark_cache: Path | None = Field(
+        default=None,
+        description="spark engine: where the GraphX jar is built (default ~/.cache/guanxi/spark)",
+    )
+    spark_graphx_jar: Path | None = Field(
+        default=None, description="spark engine: a prebuilt GraphX jar instead of building one"
+    )
     neo4j: Neo4jSettings = Field(default_factory=Neo4jSettings)
 
     @field_validator("store")
@@ -160,6 +175,11 @@ class Settings(BaseSettings):
             return self.log_dir
         state = self.state_home or Path.home() / ".local" / "state"
         return state / "guanxi" / "logs"
+
+    @property
+    def spark_cache_dir(self) -> Path:
+        """Where the spark engine builds its GraphX jar: ``spark_cache`` or the user's cache."""
+        return self.spark_cache or Path.home() / ".cache" / "guanxi" / "spark"
 
     def parsed_api_keys(self) -> dict[str, str]:
         """key -> role. Raises ValueError on a malformed entry or unknown role."""

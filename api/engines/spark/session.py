@@ -7,12 +7,13 @@ names both remedies at once.
 
 from __future__ import annotations
 
-import re
 import shutil
-import subprocess
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from graph.errors import ConfigError
+from graph.store.neo4j_local.maven import _java_major as java_major
 
 __all__ = ["INSTALL_HINT", "MIN_JAVA", "check_prerequisites", "java_major", "start_session"]
 
@@ -24,23 +25,6 @@ INSTALL_HINT = (
     "on PATH (Debian/Ubuntu: apt-get install openjdk-17-jdk-headless); "
     "without them use --engine local."
 )
-
-
-def java_major() -> int | None:
-    """Major version of the ``java`` on PATH; None when it is absent or cannot be told."""
-    if shutil.which("java") is None:
-        return None
-    try:
-        out = subprocess.run(
-            ["java", "-version"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    m = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
-    if not m:
-        return None
-    major = int(m.group(1))
-    return int(m.group(2) or 0) if major == 1 else major
 
 
 def check_prerequisites() -> None:
@@ -70,6 +54,9 @@ def start_session(
     master: str = "local[*]",
     conf: dict[str, str] | None = None,
     app_name: str = "guanxi",
+    *,
+    jars: Sequence[Path] = (),
+    hive: bool = False,
 ) -> Any:
     """The Spark session for one run (created, or the active one reconfigured).
 
@@ -81,6 +68,12 @@ def start_session(
         Spark settings passed through (``--conf k=v``); they override the defaults here.
     app_name : str
         The application name shown in the Spark UI and the cluster manager.
+    jars : sequence of Path
+        Jars for the driver and executors (``spark.jars``): the GraphX module
+        (:func:`api.engines.spark.graphx_jar.build_jar`). They must be known when the JVM
+        starts, because py4j only sees classes on the driver's class path.
+    hive : bool
+        Enable Hive support (``hive:DB`` input reads the metastore's tables).
 
     Returns
     -------
@@ -100,9 +93,18 @@ def start_session(
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.ansi.enabled": "false",
+        "spark.log.level": "WARN",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # Pregel stages (coreness, components, referral trees) cut their lineage this often
+        # once the engine has set a checkpoint folder
+        "spark.graphx.pregel.checkpointInterval": "10",
     }
+    if jars:
+        settings["spark.jars"] = ",".join(str(j) for j in jars)
     settings.update(conf or {})
     builder = SparkSession.builder.master(master).appName(app_name)
+    if hive:
+        builder = builder.enableHiveSupport()
     for key, value in settings.items():
         builder = builder.config(key, str(value))
     spark = builder.getOrCreate()
