@@ -63,8 +63,19 @@ def added_relations(
     return pa.table(cols).filter(pa.array(keep))
 
 
-def measure(customers: int, *, work_dir: Path, seed: int = 7, share: float = 0.01) -> dict:
-    """Run the churn experiment in ``work_dir`` (a DuckDB store) and return the figures."""
+def measure(
+    customers: int,
+    *,
+    work_dir: Path,
+    seed: int = 7,
+    share: float = 0.01,
+    params_overrides: dict | None = None,
+) -> dict:
+    """Run the churn experiment in ``work_dir`` (a DuckDB store) and return the figures.
+
+    ``params_overrides`` (e.g. ``{"community_objective": "cpm", "resolution": 0.02}``) go to
+    both analyses.
+    """
     from graph.communities import leiden_communities
     from loaders.generate import generate, write_dataset
 
@@ -76,7 +87,7 @@ def measure(customers: int, *, work_dir: Path, seed: int = 7, share: float = 0.0
     with open_store(f"duckdb:///{work_dir / 'churn.duckdb'}") as store:
         t = time.perf_counter()
         usecases.load(store, data_dir, quarantine_dir=work_dir / "q")
-        first = usecases.analyze(store, seed=seed).run
+        first = usecases.analyze(store, seed=seed, params_overrides=params_overrides).run
         timings["first_s"] = time.perf_counter() - t
         extra = added_relations(data.relations, data.truth, share=share, seed=seed + 1)
         pacsv.write_csv(
@@ -86,12 +97,13 @@ def measure(customers: int, *, work_dir: Path, seed: int = 7, share: float = 0.0
         )
         t = time.perf_counter()
         usecases.load(store, data_dir, quarantine_dir=work_dir / "q")
-        second = usecases.analyze(store, seed=seed).run
+        second = usecases.analyze(store, seed=seed, params_overrides=params_overrides).run
         timings["second_s"] = time.perf_counter() - t
         diff = usecases.communities_diff(store, first.run_id, second.run_id, limit=0)
         cold = _cold_nmi(store, first.run_id, second, leiden_communities)
     return {
         "customers": customers,
+        "params": params_overrides or {},
         "relations_added": extra.num_rows,
         "from_run": first.run_id,
         "to_run": second.run_id,
@@ -119,6 +131,7 @@ def _cold_nmi(store, first_run: str, second, leiden) -> float:
         resolution=params.resolution,
         iterations=params.leiden_iterations,
         seed=params.seed,
+        objective=params.community_objective,
     )
     before = store.read_membership(first_run).set_index("customer_id")["community_id"]
     prev = before.reindex(g.ids).to_numpy(dtype=object)
@@ -132,8 +145,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--share", type=float, default=0.01)
     ap.add_argument("--dir", type=Path, required=True)
+    ap.add_argument("--objective", choices=("modularity", "cpm"), default=None)
+    ap.add_argument("--resolution", type=float, default=None)
     args = ap.parse_args(argv)
-    res = measure(args.customers, work_dir=args.dir, seed=args.seed, share=args.share)
+    overrides = {
+        k: v
+        for k, v in {"community_objective": args.objective, "resolution": args.resolution}.items()
+        if v is not None
+    }
+    res = measure(
+        args.customers,
+        work_dir=args.dir,
+        seed=args.seed,
+        share=args.share,
+        params_overrides=overrides or None,
+    )
     print(json.dumps(res, indent=2))
 
 
