@@ -252,7 +252,11 @@ def test_every_page_loads_without_a_console_error(check):
     for page in PAGES:
         assert f"{page}:admin" in check["timings"], page
     login = check["steps"]["login"]
-    assert login["before"] == {"login": True, "main": False}  # nothing shown before a key
+    before = login["before"]
+    assert (before["login"], before["main"]) == (True, False)  # nothing shown before a key
+    # and nothing asked of the API: the shell and its static files only
+    assert before["requests"][0] == "/" and len(before["requests"]) > 5
+    assert all(p == "/" or p.startswith("/web/static/") for p in before["requests"]), before
     assert login["who"] == "管理员"
     assert check["steps"]["english"]["nav"][0] == "Overview"
     assert check["steps"]["english"]["lang"] == "en"

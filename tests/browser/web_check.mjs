@@ -40,7 +40,9 @@ async function session(role) {
   const record = (text) => (expectingErrors ? result.expectedErrors : result.consoleErrors).push({ step, role, text });
   page.on('console', (m) => { if (m.type() === 'error') record(m.text()); });
   page.on('pageerror', (e) => record(`pageerror: ${e && e.message}`));
-  return { context, page, role };
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
+  return { context, page, role, requests };
 }
 
 async function rendered(page) {
@@ -69,6 +71,7 @@ async function login(s) {
   await s.page.goto(`${cfg.baseUrl}/`);
   await s.page.waitForSelector('#login:not([hidden])', { timeout: T });
   const before = await s.page.evaluate(() => ({ login: !document.getElementById('login').hidden, main: !document.getElementById('page').hidden }));
+  before.requests = s.requests.map((u) => new URL(u).pathname); // all the page asked for without a key
   await s.page.fill('#key', cfg.keys[s.role]);
   await s.page.click('#login-form button[type=submit]');
   result.timings[`login:${s.role}`] = Math.round(await rendered(s.page));
