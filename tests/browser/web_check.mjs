@@ -87,7 +87,7 @@ async function shot(s, name) {
 }
 
 const attributes = (page) => page.evaluate(() => Object.fromEntries(
-  [...document.querySelectorAll('#attributes-table tbody tr')].map((tr) => [tr.cells[0].textContent, tr.cells[1].textContent])));
+  [...document.querySelectorAll('#attributes-table tbody tr')].map((tr) => [tr.dataset.key, tr.cells[1].textContent])));
 
 const networkNodes = (page) => page.evaluate(() => {
   const c = window.echarts.getInstanceByDom(document.getElementById('chart-network'));
@@ -124,7 +124,6 @@ try {
   result.timings['customer-referral-tree:admin'] = Math.round(await drawn(admin.page, 'referralsDrawn'));
   result.steps.customerAdmin = { attributes: await attributes(admin.page), network: await networkNodes(admin.page),
     tags: await admin.page.$$eval('#tags-table tbody tr', (rs) => rs.length) };
-  result.steps.customerAdmin.screenshot = await shot(admin, 'customer');
   await admin.page.waitForTimeout(1500); // the force layout settles
   result.steps.customerAdmin.networkShot = path.join(cfg.outDir, 'customer-network.png');
   await admin.page.locator('#chart-network').screenshot({ path: result.steps.customerAdmin.networkShot });
@@ -199,6 +198,8 @@ try {
   result.steps.loginViewer = await login(viewer);
   await open(viewer, `/web/customer?id=${encodeURIComponent(cfg.customerId)}`, 'customer');
   result.steps.customerViewer = { attributes: await attributes(viewer.page) };
+  await drawn(viewer.page, 'referralsDrawn');
+  result.steps.customerViewer.screenshot = await shot(viewer, 'customer'); // masked, as most users see it
   await open(viewer, `/web/segments?expr=${encodeURIComponent(cfg.expression)}`, 'segments');
   result.steps.viewerExport = { buttonVisible: await viewer.page.isVisible('#export') };
   step = 'viewer-forced-export';

@@ -75,16 +75,17 @@ export function communityLink(id) {
 }
 
 /**
- * A table: `columns` = [{key, label, render?, sort?}]; with `sortable`, clicking a header
- * sorts the rows shown (numbers numerically, text by code point).
+ * A table: `columns` = [{key, label, render?, sort?, desc?}]; with `sortable`, clicking a
+ * header sorts the rows shown (numbers numerically, text by code point); `rowKey(row)` names
+ * each row in its data-key attribute.
  */
-export function table(columns, rows, { sortable = false, id } = {}) {
+export function table(columns, rows, { sortable = false, id, rowKey } = {}) {
   let order = rows.slice();
   let by = null;
   let dir = 1;
   const tbody = el('tbody');
   const draw = () => {
-    tbody.replaceChildren(...order.map((r) => el('tr', {}, columns.map((c) => {
+    tbody.replaceChildren(...order.map((r) => el('tr', { 'data-key': rowKey ? rowKey(r) : null }, columns.map((c) => {
       const v = c.render ? c.render(r) : fmt(r[c.key]);
       return el('td', { class: typeof r[c.key] === 'number' ? 'num' : null }, v);
     }))));

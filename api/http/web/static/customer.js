@@ -5,14 +5,20 @@ import { $, api, chart, communityColour, esc, communityLink, fmt, showError, sta
 
 const SOCIAL = new Set(['opinion_leader', 'high_influence', 'community_core', 'bridge', 'super_referrer', 'socially_active', 'socially_isolated']);
 
+/** A field's label; a column beyond the contract (attr.*) shows as loaded. */
+function fieldName(key) {
+  const label = t(`field.${key}`);
+  return label === `field.${key}` ? key : label;
+}
+
 function keyValues(obj, { percentiles } = {}) {
   const rows = Object.entries(obj).map(([k, v]) => ({ k, v, p: percentiles ? percentiles[k] : undefined }));
   const cols = [
-    { key: 'k', label: t(percentiles ? 'col.metric' : 'col.field') },
-    { key: 'v', label: t('col.value'), render: (r) => (k => (k === 'community_id' ? communityLink(r.v) : fmt(r.v, 4)))(r.k) },
+    { key: 'k', label: t(percentiles ? 'col.metric' : 'col.field'), render: (r) => fieldName(r.k) },
+    { key: 'v', label: t('col.value'), render: (r) => (r.k === 'community_id' ? communityLink(r.v) : fmt(r.v, 4)) },
   ];
   if (percentiles) cols.push({ key: 'p', label: t('col.pct'), render: (r) => (r.p === undefined || r.p === null ? '–' : fmt(r.p, 1)) });
-  return table(cols, rows, { id: percentiles ? 'metrics-table' : 'attributes-table' });
+  return table(cols, rows, { id: percentiles ? 'metrics-table' : 'attributes-table', rowKey: (r) => r.k });
 }
 
 async function drawNetwork(id, metrics, tags) {
@@ -123,7 +129,7 @@ start(async () => {
     { key: 'tag_id', label: t('col.tag'), render: (r) => tagChip(tags, r.tag_id) },
     { key: 'category', label: t('col.category'), sort: (r) => (tags.find((x) => x.tag_id === r.tag_id) || {}).category,
       render: (r) => { const c = (tags.find((x) => x.tag_id === r.tag_id) || {}).category; return c ? t(`cat.${c}`) : '–'; } },
-    { key: 'score', label: t('col.score'), desc: true, render: (r) => fmt(r.score, 3) },
+    { key: 'score', label: t('col.tag_score'), desc: true, render: (r) => fmt(r.score, 3) },
     { key: 'reason', label: t('col.reason') },
   ], profile.tags || [], { sortable: true, id: 'tags-table' }));
   const redraw = () => drawNetwork(id, profile.metrics || {}, tags);
