@@ -41,6 +41,7 @@ from graph.seeding import SeedSelection, imm_seeds, top_degree_seeds, top_pagera
 
 __all__ = [
     "BASELINES",
+    "LEARNED",
     "BaselineOutcome",
     "CampaignPlan",
     "InfluenceModel",
@@ -51,6 +52,9 @@ __all__ = [
     "influence_model",
     "plan_campaign",
 ]
+
+#: The mapping name of probabilities learnt from a referral history.
+LEARNED = "learned"
 
 #: Baselines every plan is compared with, in report order.
 BASELINES: tuple[str, ...] = ("top_degree", "top_out_strength", "top_pagerank")
@@ -90,7 +94,9 @@ class InfluenceModel:
     cascade: CascadeGraph = field(repr=False)
 
 
-def influence_model(g: igraph.Graph, *, mapping: str = "weighted_cascade") -> InfluenceModel:
+def influence_model(
+    g: igraph.Graph, *, mapping: str = "weighted_cascade", probs: np.ndarray | None = None
+) -> InfluenceModel:
     """Derive per-edge activation probabilities with ``mapping`` and build the CSR arrays.
 
     Parameters
@@ -98,7 +104,10 @@ def influence_model(g: igraph.Graph, *, mapping: str = "weighted_cascade") -> In
     g
         Directed influence graph with a positive ``"weight"`` per edge.
     mapping
-        One of :data:`graph.diffusion.MAPPINGS`.
+        One of :data:`graph.diffusion.MAPPINGS`, or :data:`LEARNED` with ``probs``.
+    probs
+        Probabilities per edge in ``g.es`` order, learnt elsewhere
+        (:func:`graph.activation.learn_probabilities`); ``mapping`` must be :data:`LEARNED`.
 
     Returns
     -------
@@ -109,6 +118,13 @@ def influence_model(g: igraph.Graph, *, mapping: str = "weighted_cascade") -> In
     ConfigError
         Unknown mapping, or weights a weighted mapping cannot use.
     """
+    if probs is not None:
+        if mapping != LEARNED or len(probs) != g.ecount():
+            raise ConfigError(f"learned probabilities need mapping={LEARNED!r} and one per edge")
+        probs = np.asarray(probs, dtype=np.float64)
+        return InfluenceModel(
+            graph=g, mapping=mapping, probs=probs, cascade=cascade_graph(g, probs)
+        )
     if mapping not in MAPPINGS:
         raise ConfigError(f"activation mapping {mapping!r} is unknown; use one of {MAPPINGS}")
     probs = activation_probabilities(g, mapping=mapping)

@@ -486,18 +486,22 @@ def write_dataset(data: GeneratedData, out: Path, *, fmt: str = "csv") -> dict[s
 
     Empty strings are written as empty fields, which the loaders read as missing values.
     """
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"format must be csv or parquet, not {fmt!r}")
     out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    for name, table in {**data.tables(), "ground_truth": data.truth}.items():
-        path = out / f"{name}.{fmt}"
-        if fmt == "csv":
-            pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
-        else:
-            pq.write_table(table, path, compression="zstd")
-        written[name] = path
-    return written
+    return {
+        name: write_table(table, out / f"{name}.{fmt}")
+        for name, table in {**data.tables(), "ground_truth": data.truth}.items()
+    }
+
+
+def write_table(table: pa.Table, path: Path) -> Path:
+    """Write one table as CSV (quoting only where needed) or Parquet (zstd), by suffix."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if path.suffix == ".parquet":
+        pq.write_table(table, path, compression="zstd")
+    else:
+        pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
+    return path

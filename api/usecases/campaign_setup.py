@@ -18,7 +18,7 @@ import pandas as pd
 from api.engines.local import project_graph
 from api.usecases.runs import resolve_run
 from graph.build import InteractionGraph
-from graph.campaign import InfluenceModel, influence_model
+from graph.campaign import LEARNED, InfluenceModel, influence_model
 from graph.diffusion import MAPPINGS
 from graph.errors import ConfigError
 from graph.model import RunInfo
@@ -62,7 +62,9 @@ class CampaignParams:
         ``"weighted_cascade"`` (default) ``p = w_uv / in_strength(v)``, each customer's
         susceptibility 1 shared among the people who talk to them in proportion to how
         much; ``"in_degree"`` the classic weighted cascade ``1 / in_degree(v)``;
-        ``"exponential"`` ``1 - exp(-w / 5)``; ``"constant"`` ``p = 0.05`` on every tie.
+        ``"exponential"`` ``1 - exp(-w / 5)``; ``"constant"`` ``p = 0.05`` on every tie;
+        ``"learned"`` the probabilities learnt from a referral history
+        (:mod:`api.usecases.probabilities`, attached with :meth:`CampaignContext.use_learned`).
     epsilon
         IMM approximation slack in (0, 1); ``None`` lets the planner choose
         (:func:`graph.campaign.default_epsilon`: looser on large graphs).
@@ -91,9 +93,9 @@ class CampaignParams:
             raise ConfigError(
                 f"max_per_community={self.max_per_community!r} must be >= 1, or omitted"
             )
-        if self.mapping not in MAPPINGS:
+        if self.mapping not in (*MAPPINGS, LEARNED):
             raise ConfigError(
-                f"activation mapping {self.mapping!r} is unknown; use one of {MAPPINGS}"
+                f"activation mapping {self.mapping!r} is unknown; use one of {(*MAPPINGS, LEARNED)}"
             )
         if self.epsilon is not None and not 0 < self.epsilon < 1:
             raise ConfigError(f"epsilon={self.epsilon!r} must lie strictly between 0 and 1")
@@ -138,10 +140,27 @@ class CampaignContext:
     _models: dict[str, InfluenceModel] = field(default_factory=dict, repr=False)
 
     def model(self, mapping: str) -> InfluenceModel:
-        """The influence model (probabilities and CSR arrays) for ``mapping``, built once."""
+        """The influence model (probabilities and CSR arrays) for ``mapping``, built once.
+
+        Raises
+        ------
+        ConfigError
+            ``mapping`` is ``"learned"`` and no probabilities were learnt for this context
+            (:meth:`use_learned`).
+        """
+        if mapping == LEARNED and LEARNED not in self._models:
+            raise ConfigError(
+                "learned probabilities need a referral history: pass --history FILE "
+                "(see guanxi learn-probabilities)"
+            )
         if mapping not in self._models:
             self._models[mapping] = influence_model(self.graph.graph, mapping=mapping)
         return self._models[mapping]
+
+    def use_learned(self, probs: np.ndarray) -> InfluenceModel:
+        """Plan with ``probs`` (one per edge of the graph) under the mapping ``"learned"``."""
+        self._models[LEARNED] = influence_model(self.graph.graph, mapping=LEARNED, probs=probs)
+        return self._models[LEARNED]
 
 
 def prepare_campaign(store: GraphStore, *, run_id: str | None = None) -> CampaignContext:
