@@ -39,7 +39,12 @@ class AnalysisParams:
     resolution
         Leiden resolution: for ``community_objective="modularity"`` above 1 gives more,
         smaller communities; for ``"cpm"`` the tie weight per pair of members a community
-        must exceed (see :func:`graph.communities.leiden_communities`).
+        must exceed (see :func:`graph.communities.leiden_communities`). 4.0 because at 1
+        modularity's resolution limit merges groups of a few dozen customers into blobs
+        whose size grows with the customer base: against the generator's planted
+        communities 4 recovers them better at every size evaluated, and also the departments
+        of the real email-Eu-core network, and its ids are steadier under churn (README,
+        "Community resolution").
     community_objective
         ``"modularity"`` or ``"cpm"`` (Constant Potts Model). README, "Community
         resolution", has the evaluation against planted communities behind the default.
@@ -79,7 +84,7 @@ class AnalysisParams:
     half_life_days: float = 180.0
     as_of: datetime | None = None
     damping: float = 0.85
-    resolution: float = 1.0
+    resolution: float = 4.0
     community_objective: str = "modularity"
     leiden_iterations: int = 2
     community_match_threshold: float = 0.3

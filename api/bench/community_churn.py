@@ -16,6 +16,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +25,10 @@ import pyarrow.csv as pacsv
 from api import usecases
 from graph.store import open_store
 
-__all__ = ["added_relations", "measure"]
+if TYPE_CHECKING:
+    from loaders.generate import GeneratedData
+
+__all__ = ["added_relations", "measure", "write_with_added_relations"]
 
 
 def added_relations(
@@ -63,6 +67,23 @@ def added_relations(
     return pa.table(cols).filter(pa.array(keep))
 
 
+def write_with_added_relations(
+    data: GeneratedData, folder: Path, *, share: float, seed: int
+) -> int:
+    """Rewrite ``folder/relations.csv`` as the generated relations plus :func:`added_relations`.
+
+    Reloading the folder then inserts only the new rows (loads are idempotent). Returns how
+    many rows were added to the file.
+    """
+    extra = added_relations(data.relations, data.truth, share=share, seed=seed)
+    pacsv.write_csv(
+        pa.concat_tables([data.relations, extra.cast(data.relations.schema)]),
+        folder / "relations.csv",
+        write_options=pacsv.WriteOptions(quoting_style="needed"),
+    )
+    return extra.num_rows
+
+
 def measure(
     customers: int,
     *,
@@ -89,12 +110,7 @@ def measure(
         usecases.load(store, data_dir, quarantine_dir=work_dir / "q")
         first = usecases.analyze(store, seed=seed, params_overrides=params_overrides).run
         timings["first_s"] = time.perf_counter() - t
-        extra = added_relations(data.relations, data.truth, share=share, seed=seed + 1)
-        pacsv.write_csv(
-            pa.concat_tables([data.relations, extra.cast(data.relations.schema)]),
-            data_dir / "relations.csv",
-            write_options=pacsv.WriteOptions(quoting_style="needed"),
-        )
+        added = write_with_added_relations(data, data_dir, share=share, seed=seed + 1)
         t = time.perf_counter()
         usecases.load(store, data_dir, quarantine_dir=work_dir / "q")
         second = usecases.analyze(store, seed=seed, params_overrides=params_overrides).run
@@ -104,7 +120,7 @@ def measure(
     return {
         "customers": customers,
         "params": params_overrides or {},
-        "relations_added": extra.num_rows,
+        "relations_added": added,
         "from_run": first.run_id,
         "to_run": second.run_id,
         "kept_share": diff["kept_share"],

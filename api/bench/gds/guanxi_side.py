@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from api.bench.gds.measure import timed
+from api.bench.gds.params import RESOLUTION
 from graph.model import PROJECTION_COLUMNS
 
 
@@ -52,7 +53,7 @@ def guanxi_side(store: Any, *, as_of: datetime | None, seed: int) -> tuple[dict,
         times,
         "communities",
         lambda: leiden_communities(
-            und, resolution=params.resolution, iterations=params.leiden_iterations, seed=seed
+            und, resolution=RESOLUTION, iterations=params.leiden_iterations, seed=seed
         ),
     )
     out["communities"] = comms.membership

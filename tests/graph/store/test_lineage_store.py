@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pytest
 
 from graph.errors import RunNotFound
@@ -144,19 +143,14 @@ def _raw_lineage_runs(store, store_kind) -> list[str]:
 def _two_analyses(store, folder, tmp):
     """Load, analyze, add 1% relations, reload, analyze; the diff of the two runs."""
     from api import usecases
-    from api.bench.community_churn import added_relations
+    from api.bench.community_churn import write_with_added_relations
     from loaders.generate import generate, write_dataset
 
     data = generate(600, seed=11)
     write_dataset(data, folder, fmt="csv")
     usecases.load(store, folder, quarantine_dir=tmp / "q")
     first = usecases.analyze(store, seed=3).run
-    extra = added_relations(data.relations, data.truth, share=0.01, seed=12)
-    pacsv.write_csv(
-        pa.concat_tables([data.relations, extra.cast(data.relations.schema)]),
-        folder / "relations.csv",
-        write_options=pacsv.WriteOptions(quoting_style="needed"),
-    )
+    write_with_added_relations(data, folder, share=0.01, seed=12)
     usecases.load(store, folder, quarantine_dir=tmp / "q")
     second = usecases.analyze(store, seed=3).run
     diff = usecases.communities_diff(store, first.run_id, second.run_id, limit=1000)
