@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from api import usecases
 from graph.store import open_store
@@ -75,12 +74,11 @@ def write_with_added_relations(
     Reloading the folder then inserts only the new rows (loads are idempotent). Returns how
     many rows were added to the file.
     """
+    from loaders.generate import write_table
+
     extra = added_relations(data.relations, data.truth, share=share, seed=seed)
-    pacsv.write_csv(
-        pa.concat_tables([data.relations, extra.cast(data.relations.schema)]),
-        folder / "relations.csv",
-        write_options=pacsv.WriteOptions(quoting_style="needed"),
-    )
+    both = pa.concat_tables([data.relations, extra.cast(data.relations.schema)])
+    write_table(both, folder / "relations.csv")
     return extra.num_rows
 
 
