@@ -184,6 +184,23 @@ def test_schema_recreated_and_no_staging_leftovers(imported, import_server) -> N
     assert (leftovers, rel_leftovers) == (0, 0)
 
 
+def test_a_driver_reload_finds_every_imported_row(imported, import_server, data_dir, tmp_path):
+    """Reloading the same folder through the driver inserts and updates nothing.
+
+    Why: the driver's upserts match the imported rows by their natural keys, property types
+    and temporal values (customers compared property by property, relations MERGEd on
+    their pattern, transactions and events by ``key``); one mismatch would insert a duplicate
+    or stage an update, so a delta after a bulk import depends on this.
+    """
+    with _store(import_server) as bulk:
+        before = bulk.counts()
+        report = load_folder(bulk, data_dir, quarantine_dir=tmp_path)
+        assert {n: (t.inserted, t.updated) for n, t in report.tables.items()} == {
+            n: (0, 0) for n in TABLES
+        }
+        assert bulk.counts() == before
+
+
 def test_analyze_runs_on_the_imported_store(imported, import_server) -> None:
     env = {"NEO4J_USER": "neo4j", "NEO4J_PASSWORD": import_server["password"]}
     uri = import_server["bolt_uri"]
@@ -261,6 +278,32 @@ def test_for_a_bolt_uri_the_printed_command_is_what_to_run(
         assert report.customers == bulk.counts()["customers"]
         assert report.relations == bulk.counts()["relations"]
         assert bulk.declared_pii_columns() == tuple(PII)
+
+
+def test_from_store_copies_a_store_with_its_pii_declarations(
+    load_json, import_server, tmp_path
+) -> None:
+    """``--from-store``: the files hold the store's rows, and its PII declarations."""
+    _, _, duck_uri = load_json
+    report = import_into_neo4j(
+        None,
+        from_store=duck_uri,
+        target=import_server["bolt_uri"],
+        out=tmp_path,
+        settings=Settings(neo4j=Neo4jSettings(password=import_server["password"])),
+    )
+    with open_store(duck_uri, read_only=True) as duck:
+        counts = duck.counts()
+    assert {t: c["loaded"] for t, c in report.as_dict()["tables"].items()} == counts
+    assert (report.customers, report.relations) == (counts["customers"], counts["relations"])
+    labels = {"Customer": "customers", "Transaction": "transactions", "Event": "events"}
+    assert {k: v for k, v in report.nodes.items() if k in labels} == {
+        k: counts[t] for k, t in labels.items()
+    }
+    assert (tmp_path / "meta.csv").read_text().splitlines() == [
+        "key:ID(GuanxiMeta),value:string[]",
+        '"pii_columns","risk_grade"',
+    ]
 
 
 def test_errors_name_what_to_fix(tmp_path, data_dir) -> None:
