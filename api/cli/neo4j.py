@@ -127,6 +127,7 @@ def neo4j_import(
     """
     pii = [c.strip() for c in pii_columns.split(",")] if pii_columns else []
     with errors(), progress(not as_json) as bar:
+        stages = _StageBars(bar)
         report = neo4j_import_usecase.import_into_neo4j(
             folder,
             from_store=from_store,
@@ -136,14 +137,33 @@ def neo4j_import(
             quarantine_dir=quarantine_dir,
             pii_columns=pii,
             with_results=with_results,
-            progress=lambda stage, detail: bar(f"import: {stage}", 0.5),
+            progress=stages,
         )
+        stages.finish()
     if as_json:
         dump(report.as_dict())
     else:
         _print_import(report)
     if strict and report.load.quarantined:
         raise typer.Exit(1)
+
+
+class _StageBars:
+    """One progress line per stage: half full while it runs, full once the next one starts."""
+
+    def __init__(self, bar) -> None:
+        self._bar = bar
+        self._stage: str | None = None
+
+    def __call__(self, stage: str, detail: str) -> None:
+        if stage != self._stage:
+            self.finish()
+            self._stage = stage
+            self._bar(f"import: {stage}", 0.5)
+
+    def finish(self) -> None:
+        if self._stage is not None:
+            self._bar(f"import: {self._stage}", 1.0)
 
 
 def _print_import(report) -> None:
