@@ -30,7 +30,12 @@ from graph.centrality import (
     pagerank_scores,
     reach_2hop,
 )
-from graph.communities import community_labels, community_stats, leiden_communities
+from graph.communities import (
+    community_input_fingerprint,
+    community_labels,
+    community_stats,
+    leiden_communities,
+)
 from graph.influence import grouped_percentile_ranks, influence_scores
 from graph.lineage import (
     EVENTS,
@@ -160,10 +165,22 @@ def analyze_graph(
     finished("degree")
     pagerank = pagerank_scores(g.graph, damping=params.damping)
     finished("pagerank")
+    fingerprint = community_input_fingerprint(
+        und,
+        g.ids,
+        {
+            "resolution": params.resolution,
+            "objective": params.community_objective,
+            "iterations": params.leiden_iterations,
+            "seed": seed,
+        },
+    )
+    # the same graph and parameters as the previous run: keep its partition (zero passes)
+    unchanged = previous is not None and previous.fingerprint == fingerprint
     comms = leiden_communities(
         und,
         resolution=params.resolution,
-        iterations=params.leiden_iterations,
+        iterations=0 if unchanged else params.leiden_iterations,
         seed=seed,
         initial=None if previous is None else initial_membership(g.ids, previous),
         objective=params.community_objective,
@@ -232,6 +249,7 @@ def analyze_graph(
         "community_params": dict(comms.params),
         "community_previous_run": None if previous is None else previous.run_id,
         "community_next_number": next_number,
+        "community_fingerprint": fingerprint,
         "community_lineage": lineage["event"]
         .value_counts()
         .reindex(EVENTS, fill_value=0)

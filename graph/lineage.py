@@ -84,12 +84,16 @@ class PreviousPartition:
     next_number
         The smallest community number no run in the store has used, so a new community's
         id is never one a saved segment or campaign could already refer to.
+    fingerprint
+        :func:`graph.communities.community_input_fingerprint` of the run's graph and
+        parameters (None for a run from before it was recorded).
     """
 
     run_id: str
     customer_ids: np.ndarray
     community_ids: np.ndarray
     next_number: int
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)

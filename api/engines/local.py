@@ -64,6 +64,7 @@ def previous_partition(store: GraphStore) -> PreviousPartition | None:
         customer_ids=members["customer_id"].to_numpy(dtype=object),
         community_ids=members["community_id"].to_numpy(dtype=object),
         next_number=max(used),
+        fingerprint=latest.stats.get("community_fingerprint"),
     )
 
 

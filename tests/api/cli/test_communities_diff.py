@@ -119,7 +119,8 @@ def test_diff_text_and_errors(churned):
 
 
 def test_the_warm_start_is_reproducible(tmp_path):
-    """Same data and the same previous run give the same communities, in another store."""
+    """Same data and the same previous run give the same communities, in another store;
+    re-analysing unchanged data changes no community."""
     data = generate(1500, seed=3)
     write_dataset(data, tmp_path / "data", fmt="csv")
     runs = []
@@ -130,6 +131,10 @@ def test_the_warm_start_is_reproducible(tmp_path):
             warm = usecases.analyze(store, seed=5).run
             assert warm.stats["community_params"]["warm_start"] is True
             runs.append(store.read_membership(warm.run_id))
+            # unchanged data and parameters: the partition is kept whole, no pass runs
+            again = usecases.analyze(store, seed=5).run
+            assert again.stats["community_params"]["iterations"] == 0
+            pd.testing.assert_frame_equal(store.read_membership(again.run_id), runs[-1])
     pd.testing.assert_frame_equal(runs[0], runs[1])
     # starting from a finer partition, the warm run still differs from a cold one
     assert np.unique(runs[0]["community_id"]).size > 1
