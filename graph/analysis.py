@@ -19,9 +19,11 @@ import pandas as pd
 
 from graph.build import InteractionGraph, edge_arrays
 from graph.centrality import (
+    betweenness_chunks,
     betweenness_mode,
-    betweenness_scores,
+    betweenness_partial,
     clustering_coefficients,
+    combine_betweenness,
     constraint_scores,
     coreness_values,
     degree_columns,
@@ -46,6 +48,7 @@ from graph.lineage import (
     previous_labels,
 )
 from graph.model import METRIC_COLUMNS as METRIC_NAMES
+from graph.parallel import run_tasks
 from graph.params import AnalysisParams
 from graph.referral import referral_columns
 
@@ -110,6 +113,7 @@ def analyze_graph(
     *,
     progress: Callable[[str, float], None] | None = None,
     previous: PreviousPartition | None = None,
+    workers: int = 1,
 ) -> AnalysisResult:
     """Compute every customer metric, the communities and the influence score.
 
@@ -129,6 +133,9 @@ def analyze_graph(
         The previous complete run's communities: Leiden starts from them and the new
         communities are matched to them, so a matched community keeps its id
         (:mod:`graph.lineage`). ``None`` (a first run) numbers them by size.
+    workers
+        Processes the independent metric families run on (:mod:`graph.parallel`); the
+        numbers are the same for every value, 1 runs them one after another here.
 
     Returns
     -------
@@ -163,8 +170,15 @@ def analyze_graph(
     finished("undirected")
     cols: dict[str, np.ndarray] = degree_columns(g.graph, undirected=und)
     finished("degree")
+    # here, not in a worker: igraph's PageRank uses OpenMP, which a forked child must not
     pagerank = pagerank_scores(g.graph, damping=params.damping)
     finished("pagerank")
+    chunks = betweenness_chunks(
+        g.n,
+        exact_max_vertices=params.exact_betweenness_max_vertices,
+        samples=params.betweenness_samples,
+        seed=seed,
+    )
     fingerprint = community_input_fingerprint(
         und,
         g.ids,
@@ -177,37 +191,55 @@ def analyze_graph(
     )
     # the same graph and parameters as the previous run: keep its partition (zero passes)
     unchanged = previous is not None and previous.fingerprint == fingerprint
-    comms = leiden_communities(
-        und,
-        resolution=params.resolution,
-        iterations=0 if unchanged else params.leiden_iterations,
-        seed=seed,
-        initial=None if previous is None else initial_membership(g.ids, previous),
-        objective=params.community_objective,
+    tasks: dict[str, Callable[[], Any]] = {
+        **{
+            f"betweenness:{i}": (lambda c=c: betweenness_partial(und, c))
+            for i, c in enumerate(chunks)
+        },
+        "communities": lambda: leiden_communities(
+            und,
+            resolution=params.resolution,
+            iterations=0 if unchanged else params.leiden_iterations,
+            seed=seed,
+            initial=None if previous is None else initial_membership(g.ids, previous),
+            objective=params.community_objective,
+        ),
+        "reach_2hop": lambda: reach_2hop(
+            und,
+            exact_walk_budget=params.reach_exact_walk_budget,
+            sketch_size=params.reach_sketch_size,
+            seed=seed,
+        ),
+        "constraint": lambda: constraint_scores(und),
+        "referral": lambda: referral_columns(g.referral),
+        "clustering": lambda: clustering_coefficients(und),
+        "coreness": lambda: coreness_values(und),
+    }
+    wall = time.perf_counter()
+    chunks_done = 0
+
+    def task_done(name: str, seconds: float) -> None:
+        nonlocal done, chunks_done
+        stage = name.split(":")[0]
+        timings[stage] = round(timings.get(stage, 0.0) + seconds, 3)
+        if stage == "betweenness":
+            chunks_done += 1
+            if chunks_done < len(chunks):
+                return
+        done += 1
+        if progress is not None:
+            progress(stage, done / len(_STAGES))
+
+    got = run_tasks(tasks, workers=max(1, workers), done=task_done)
+    timings["families_wall"] = round(time.perf_counter() - wall, 3)
+    clock = time.perf_counter()
+    comms = got["communities"]
+    for name in ("coreness", "clustering", "constraint", "reach_2hop"):
+        cols[name] = got[name]
+    cols["betweenness"] = combine_betweenness(
+        g.n, chunks, [got[f"betweenness:{i}"] for i in range(len(chunks))]
     )
-    finished("communities")
-    cols["coreness"] = coreness_values(und)
-    finished("coreness")
-    cols["clustering"] = clustering_coefficients(und)
-    finished("clustering")
-    cols["constraint"] = constraint_scores(und)
-    finished("constraint")
-    cols["reach_2hop"] = reach_2hop(
-        und,
-        exact_walk_budget=params.reach_exact_walk_budget,
-        sketch_size=params.reach_sketch_size,
-        seed=seed,
-    )
-    finished("reach_2hop")
-    cols["betweenness"] = betweenness_scores(
-        und,
-        exact_max_vertices=params.exact_betweenness_max_vertices,
-        samples=params.betweenness_samples,
-        seed=seed,
-    )
-    finished("betweenness")
-    cols.update(referral_columns(g.referral))
-    finished("referral")
+    cols.update(got["referral"])
 
     membership = comms.membership
     cols["pagerank"] = pagerank

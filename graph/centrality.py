@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import igraph as ig
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from graph.build import edge_arrays
 
 __all__ = [
+    "BETWEENNESS_CHUNKS",
+    "betweenness_chunks",
     "betweenness_mode",
+    "betweenness_partial",
     "betweenness_scores",
     "clustering_coefficients",
+    "combine_betweenness",
     "constraint_scores",
     "coreness_values",
     "degree_columns",
@@ -84,6 +89,11 @@ def pagerank_scores(
     uniformly (the networkx convention), so isolated customers keep the teleport
     share instead of draining rank away.
 
+    igraph's PRPACK solver sums in parallel with OpenMP, and the order of those sums, so
+    the last bits of the scores, changed from call to call; it runs on one OpenMP thread
+    here, so the same graph always gives the same scores (and no OpenMP thread pool is
+    left behind for the forked workers of :mod:`graph.parallel` to trip over).
+
     Parameters
     ----------
     g
@@ -100,7 +110,9 @@ def pagerank_scores(
     """
     if g.vcount() == 0:
         return np.zeros(0)
-    return np.asarray(g.pagerank(directed=True, damping=damping, weights=weights), dtype=np.float64)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        scores = g.pagerank(directed=True, damping=damping, weights=weights)
+    return np.asarray(scores, dtype=np.float64)
 
 
 def betweenness_mode(g: ig.Graph, *, exact_max_vertices: int) -> str:
@@ -123,7 +135,9 @@ def betweenness_scores(
     ``exact_max_vertices`` it runs Brandes from ``samples`` source pivots drawn
     uniformly without replacement and scales by ``n / samples`` (Brandes & Pich 2007),
     an unbiased estimate whose ranking of the high-betweenness customers — the ones
-    tags look at — is stable.
+    tags look at — is stable. The pivots are processed in the fixed chunks of
+    :func:`betweenness_chunks`, summed in order, so a run that spreads the chunks over
+    several processes (:mod:`graph.parallel`) gives the very same numbers.
 
     Parameters
     ----------
@@ -141,16 +155,45 @@ def betweenness_scores(
     numpy.ndarray
         float64 betweenness per vertex.
     """
-    n = g.vcount()
-    directed = g.is_directed()
-    if n <= exact_max_vertices:
-        return np.asarray(g.betweenness(directed=directed), dtype=np.float64)
-    k = min(samples, n)
-    pivots = np.random.default_rng(seed).choice(n, size=k, replace=False)
-    partial = np.asarray(
-        g.betweenness(directed=directed, sources=np.sort(pivots).tolist()), dtype=np.float64
+    chunks = betweenness_chunks(
+        g.vcount(), exact_max_vertices=exact_max_vertices, samples=samples, seed=seed
     )
-    return partial * (n / k)
+    return combine_betweenness(g.vcount(), chunks, [betweenness_partial(g, c) for c in chunks])
+
+
+#: Pivot chunks of the sampled betweenness: fixed, so the numbers do not depend on how many
+#: processes share the work.
+BETWEENNESS_CHUNKS = 4
+
+
+def betweenness_chunks(
+    n: int, *, exact_max_vertices: int = 5000, samples: int = 64, seed: int = 0
+) -> list[list[int] | None]:
+    """The source sets :func:`betweenness_scores` sums over: ``[None]`` (every vertex, exact)
+    up to ``exact_max_vertices``, else the sorted pivots in :data:`BETWEENNESS_CHUNKS` chunks."""
+    if n <= exact_max_vertices:
+        return [None]
+    k = min(samples, n)
+    pivots = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
+    return [c.tolist() for c in np.array_split(pivots, min(BETWEENNESS_CHUNKS, k)) if c.size]
+
+
+def betweenness_partial(g: ig.Graph, sources: list[int] | None) -> np.ndarray:
+    """Brandes' dependencies accumulated from ``sources`` only (all vertices when None)."""
+    kw = {} if sources is None else {"sources": sources}
+    return np.asarray(g.betweenness(directed=g.is_directed(), **kw), dtype=np.float64)
+
+
+def combine_betweenness(
+    n: int, chunks: list[list[int] | None], partials: list[np.ndarray]
+) -> np.ndarray:
+    """Sum the chunks' partials in order and scale a sampled estimate by ``n / pivots``."""
+    total = np.zeros(n)
+    for part in partials:
+        total += part
+    if chunks == [None]:
+        return total
+    return total * (n / sum(len(c) for c in chunks if c is not None))
 
 
 def coreness_values(g: ig.Graph) -> np.ndarray:
