@@ -38,6 +38,10 @@ EVENT_TYPES: tuple[str, ...] = tuple(t.value for t in EventType)
 
 PII_COLUMNS: tuple[str, ...] = ("name", "phone", "id_number")
 
+#: Run on every DuckDB connection guanxi opens: DuckDB's own progress bar writes to stdout
+#: on long queries, where it would corrupt a command's ``--json`` output.
+DUCKDB_QUIET = "SET enable_progress_bar = false"
+
 #: Typed schema of each table once loaded. ``attributes`` holds, as a JSON object, every
 #: input column the contract does not name, so that nothing a user loads is dropped.
 #: Columns listed in REQUIRED are mandatory in the input; the rest are optional.

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from graph.errors import MissingColumns, MissingFile, UnreadableFile
-from graph.model import TABLES
+from graph.model import DUCKDB_QUIET, TABLES
 from loaders.dialect import DELIMITERS, Dialect, FileDialect
 from loaders.encoding import (
     CHUNK_BYTES,
@@ -304,6 +304,7 @@ def _read_csv(
     """
     bad = dict(bad or {})
     con = duckdb.connect()
+    con.execute(DUCKDB_QUIET)
     try:
         table = con.sql(
             # store_rejects keeps unsplittable lines (with their line numbers) for quarantine;

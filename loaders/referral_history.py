@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from graph.errors import LoaderError, MissingColumns
+from graph.model import DUCKDB_QUIET
 from loaders.generate import AS_OF, GeneratedData
 
 __all__ = [
@@ -178,6 +179,7 @@ def read_history(path: Path) -> pa.Table:
     if not path.exists():
         raise LoaderError(f"{path}: no such referral history file", path=str(path))
     con = duckdb.connect()
+    con.execute(DUCKDB_QUIET)
     try:
         if path.suffix == ".parquet":
             rel = con.read_parquet(str(path))

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.model import SCHEMAS
+from graph.model import DUCKDB_QUIET, SCHEMAS
 from loaders.specs import (
     CUSTOMER_REFS,
     ENUMS,
@@ -340,6 +340,7 @@ def validate_table(
     gen = validation_sql(table_name, present, padded=_padded_columns(raw, present))
     checks = list(gen.checks)
     con = duckdb.connect()
+    con.execute(DUCKDB_QUIET)
     try:
         con.execute("SET TimeZone = 'UTC'")
         # rows carry their own number, so DuckDB need not keep order (less memory)

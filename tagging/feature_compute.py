@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.model import SCHEMAS
+from graph.model import DUCKDB_QUIET, SCHEMAS
 from tagging.feature_catalog import DAY_S, FeatureParams
 from tagging.feature_derive import derive_features
 
@@ -142,6 +142,7 @@ def compute_features(
     now = _ts(as_of)
 
     con = duckdb.connect(":memory:")
+    con.execute(DUCKDB_QUIET)
     try:
         con.register("c_raw", cust)
         con.register("t_raw", txn)

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from graph.errors import CustomerNotFound, RunNotFound, StoreError, StoreUnavailable
 from graph.failpoints import failpoint
-from graph.model import SCHEMAS, TABLES, RunInfo
+from graph.model import DUCKDB_QUIET, SCHEMAS, TABLES, RunInfo
 from graph.ranking import sql_influence_order
 from graph.store.base import EgoNetwork, UpsertCounts
 from graph.store.common import (
@@ -93,6 +93,7 @@ class DuckDBStore:
                     f"{self.path}: no store here yet; run `guanxi load` or `guanxi demo` first"
                 )
             self._con = duckdb.connect(str(self.path), read_only=read_only)
+            self._con.execute(DUCKDB_QUIET)
         except duckdb.Error as exc:
             raise StoreUnavailable(f"cannot open DuckDB store {self.path}: {exc}") from exc
         self._local = threading.local()
