@@ -71,6 +71,10 @@ def test_loaded_hostile_id_is_200_with_that_id(client, cid):
 def test_unknown_or_padded_id_is_404_never_5xx(client, cid):
     for suffix in ("", "/network"):
         r = client.get(_path(cid, suffix), headers=KEY)
+        if cid in UNROUTABLE and r.request.url.path == "/":
+            # ``/customers/..`` normalises to ``/``: the web workspace's shell, no data
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+            continue
         assert r.status_code == 404, (cid[:40], suffix, r.status_code, r.text[:200])
         body = r.json()
         if cid in UNROUTABLE:
