@@ -12,6 +12,12 @@ from api.cli.errors import errors
 from api.cli.options import JsonOpt, StoreOpt
 from api.cli.render import dump, out, progress
 
+TargetOpt = Annotated[
+    str | None, typer.Option(help="Segment expression; only reached members count.")
+]
+CapOpt = Annotated[int | None, typer.Option(help="Cap on seeds per community.")]
+RunOpt = Annotated[str | None, typer.Option(help="Analysis run (default: latest).")]
+SeedOpt = Annotated[int, typer.Option(help="Random seed.")]
 ProbabilitiesOpt = Annotated[
     str,
     typer.Option(
@@ -49,15 +55,11 @@ def _context(st, run: str | None, probabilities: str, history: Path | None):
 
 def plan_referral_cmd(
     seeds: Annotated[int, typer.Option("--seeds", help="Budget k: seed customers to contact.")],
-    target: Annotated[
-        str | None, typer.Option(help="Segment expression; only reached members count.")
-    ] = None,
-    max_per_community: Annotated[
-        int | None, typer.Option(help="Cap on seeds per community.")
-    ] = None,
+    target: TargetOpt = None,
+    max_per_community: CapOpt = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write seeds to a CSV.")] = None,
-    run: Annotated[str | None, typer.Option(help="Analysis run (default: latest).")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    run: RunOpt = None,
+    seed: SeedOpt = 0,
     probabilities: ProbabilitiesOpt = "default",
     history: HistoryOpt = None,
     store: StoreOpt = None,
@@ -100,14 +102,10 @@ def evaluate_seeds_cmd(
         Path,
         typer.Argument(help="One customer id per line, or a CSV with a customer_id column."),
     ],
-    target: Annotated[
-        str | None, typer.Option(help="Segment expression; only reached members count.")
-    ] = None,
-    max_per_community: Annotated[
-        int | None, typer.Option(help="Cap on seeds per community for the IMM plan beside it.")
-    ] = None,
-    run: Annotated[str | None, typer.Option(help="Analysis run (default: latest).")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    target: TargetOpt = None,
+    max_per_community: CapOpt = None,
+    run: RunOpt = None,
+    seed: SeedOpt = 0,
     probabilities: ProbabilitiesOpt = "default",
     history: HistoryOpt = None,
     store: StoreOpt = None,
@@ -165,7 +163,7 @@ def learn_probabilities_cmd(
     holdout_share: Annotated[
         float, typer.Option(help="Share of the latest campaigns held out for the check.")
     ] = 0.25,
-    run: Annotated[str | None, typer.Option(help="Analysis run (default: latest).")] = None,
+    run: RunOpt = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
