@@ -313,11 +313,24 @@ def _iso(us: int) -> str:
 def _collapse(
     src: np.ndarray, dst: np.ndarray, n: int, weight: np.ndarray, counts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Unique (src, dst) pairs sorted by (src, dst), with summed weight and counts."""
+    """Unique (src, dst) pairs sorted by (src, dst), with summed weight and counts.
+
+    Each pair's weights are summed in ascending order of value, not in row order: a store
+    may hand the same rows back in another order (Neo4j reads in chunks), and floating-point
+    sums depend on their order, so this keeps the graph, and every metric after it,
+    bit-identical whatever order the rows came in.
+    """
     base = np.int64(max(n, 1))
-    uniq, inverse = np.unique(src * base + dst, return_inverse=True)
-    w = np.bincount(inverse, weights=weight, minlength=uniq.size)
-    c = np.bincount(inverse, weights=counts, minlength=uniq.size).astype(np.int64)
+    key = src * base + dst
+    if key.size == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0), empty
+    order = np.lexsort((weight, key))
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    uniq = key[starts]
+    w = np.add.reduceat(np.asarray(weight, np.float64)[order], starts)
+    c = np.add.reduceat(np.asarray(counts, np.int64)[order], starts)
     return uniq // base, uniq % base, w, c
 
 

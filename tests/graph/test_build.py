@@ -163,3 +163,21 @@ def test_vectorised_build_handles_many_rows_quickly() -> None:
     assert got.keys() == pair_sum.keys()
     assert [got[p] for p in sorted(got)] == pytest.approx([pair_sum[p] for p in sorted(got)])
     assert np.sum(und.es["weight"]) == pytest.approx(total_w)
+
+
+def test_the_graph_is_bit_identical_whatever_the_row_order(small_data):
+    """Stores may return relations in any order; sums per pair must not depend on it."""
+    import numpy as np
+
+    from graph.build import build_interaction_graph, edge_arrays
+
+    rel = small_data.relations
+    ids = small_data.customers.column("customer_id")
+    a = build_interaction_graph(ids, rel)
+    for seed in (1, 2, 3):
+        shuffled = rel.take(np.random.default_rng(seed).permutation(rel.num_rows))
+        b = build_interaction_graph(ids, shuffled)
+        for x, y in zip(edge_arrays(a.graph), edge_arrays(b.graph), strict=True):
+            assert np.array_equal(x, y)
+        assert a.graph.es["interactions"] == b.graph.es["interactions"]
+        assert a.referral.es["weight"] == b.referral.es["weight"]
