@@ -1,4 +1,4 @@
-"""`guanxi bench`: time each stage in its own process (wall time, rows/s, peak RSS).
+"""`guanxi bench`: time each stage in its own process (wall time, rows/s, peak memory).
 
 Each stage runs in a child process so that its peak RSS is its own (the child's ru_maxrss),
 not the high-water mark of earlier stages.
@@ -150,6 +150,7 @@ def run_bench(
                 "rows": rows,
                 "rows_per_s": round(rows / payload["stage_s"], 1) if payload["stage_s"] else 0,
                 "peak_rss_mb": payload["peak_rss_mb"],
+                "peak_tree_mb": payload["peak_tree_mb"],
                 "detail": payload.get("detail"),
             }
         )
@@ -159,11 +160,16 @@ def run_bench(
 def _main() -> None:
     import resource
 
+    from api.bench.peak_rss import TreeMemory
+
     name, customers, workdir = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
     t = time.perf_counter()
-    res = _stage(name, customers, workdir)
+    with TreeMemory() as tree:
+        res = _stage(name, customers, workdir)
     res["stage_s"] = round(time.perf_counter() - t, 3)
     res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    # the stage's process tree (forked metric workers, a server it started), shared pages once
+    res["peak_tree_mb"] = round(max(tree.peak / 2**20, res["peak_rss_mb"]), 1)
     text = json.dumps(res, default=str)
     # Also on disk: a stage can run for an hour, and its figures must outlive a failure of the
     # parent process that collects them.

@@ -69,7 +69,7 @@ def bench(
         dump(result)
         return
     t = Table(title=f"guanxi bench, {customers:,} customers")
-    for c in ("stage", "wall s", "rows", "rows/s", "peak RSS MB"):
+    for c in ("stage", "wall s", "rows", "rows/s", "peak RSS MB", "process tree MB"):
         t.add_column(c, justify="right" if c != "stage" else "left")
     for s in result["stages"]:
         t.add_row(
@@ -78,6 +78,7 @@ def bench(
             f"{s.get('rows', 0):,}",
             f"{s.get('rows_per_s', 0):,.0f}",
             f"{s['peak_rss_mb']:,.0f}",
+            f"{s['peak_tree_mb']:,.0f}",
         )
     out.print(t)
     out.print(f"JSON: {path}")
