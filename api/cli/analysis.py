@@ -1,4 +1,4 @@
-"""`guanxi analyze`: metrics, communities and tags computed from the store as a new run."""
+"""`guanxi analyze`: metrics, communities and tags computed as a new run (local or Spark)."""
 
 from __future__ import annotations
 
@@ -30,16 +30,48 @@ def analyze(
         ),
     ] = None,
     engine: Annotated[
-        str, typer.Option(help="Analysis engine computing the run (only 'local' today).")
+        str,
+        typer.Option(help="Analysis engine: 'local' (reads the store) or 'spark' (reads --input)."),
     ] = "local",
+    input: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            help="spark: folder or URI (file:, hdfs:, s3a:) of the four tables as Parquet or "
+            "CSV, or hive:DB.",
+        ),
+    ] = None,
+    master: Annotated[
+        str, typer.Option(help="spark: master URL (local[N], yarn, spark://..., k8s://...).")
+    ] = "local[*]",
+    conf: Annotated[
+        list[str] | None,
+        typer.Option("--conf", help="spark: a Spark setting k=v (repeatable)."),
+    ] = None,
+    out_dir: Annotated[
+        str | None,
+        typer.Option("--out", help="spark: folder or URI for the run's Parquet output."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Compute metrics, communities and tags from the store as a new run."""
+    """Compute metrics, communities and tags as a new run (spark: from --input, into the store)."""
     settings = get_settings()
     seed = settings.seed if seed is None else seed
     rules_path = str(rules) if rules else settings.rules_path
+    options = None
+    if engine == "spark":
+        options = _spark_options(input, master, conf or [], out_dir, settings)
+    elif input or conf or out_dir:
+        raise typer.BadParameter("--input, --conf and --out are for --engine spark")
     with errors(), usecases.open_default(store) as st, progress(not as_json) as bar:
-        res = usecases.analyze(st, seed=seed, rules_path=rules_path, progress=bar, engine=engine)
+        res = usecases.analyze(
+            st,
+            seed=seed,
+            rules_path=rules_path,
+            progress=bar,
+            engine=engine,
+            engine_options=options,
+        )
     info = {
         "run_id": res.run.run_id,
         "created_at": res.run.created_at,
@@ -57,3 +89,26 @@ def analyze(
         f"modularity {s.get('modularity', float('nan')):.3f}"
     )
     out.print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in res.timings.items()))
+
+
+def _spark_options(
+    source: str | None, master: str, conf: list[str], out_dir: str | None, settings
+) -> dict:
+    """The spark engine's options from the command line and the settings."""
+    pairs = {}
+    for item in conf:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--conf {item!r} must look like key=value")
+        pairs[key.strip()] = value
+    if not source:
+        raise typer.BadParameter("--engine spark needs --input SRC")
+    return {
+        "source": source,
+        "master": master,
+        "conf": pairs,
+        "out_dir": out_dir,
+        "driver_budget_mb": settings.spark_driver_budget_mb,
+        "cache_dir": settings.spark_cache_dir,
+        "graphx_jar": settings.spark_graphx_jar,
+    }

@@ -1,12 +1,15 @@
 """Analysis engines: the pipeline's stages behind one protocol, chosen by name.
 
-``local`` (igraph and pandas in this process) is the only engine today; a distributed one
-registers here and the use cases, the CLI and the HTTP layer need no change.
+``local`` (igraph and pandas in this process, reading the store) and ``spark`` (Spark SQL and
+GraphX, reading its own input: ``source``, ``master``, ``conf``, ``out_dir`` ... as options;
+see :class:`api.engines.spark.engine.SparkEngine`). An engine registers here and the use
+cases, the CLI and the HTTP layer need no change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from api.engines.base import STAGES, Engine, MetricsResult, Projection, TagsResult
 from graph.errors import ConfigError
@@ -22,27 +25,36 @@ __all__ = [
 ]
 
 
-def _local() -> Engine:
+def _local(**options: Any) -> Engine:
     from api.engines.local import LocalEngine
 
+    if options:
+        raise ConfigError(f"the local engine takes no options; got {sorted(options)}")
     return LocalEngine()
 
 
-_FACTORIES: dict[str, Callable[[], Engine]] = {"local": _local}
+def _spark(**options: Any) -> Engine:
+    from api.engines.spark.engine import SparkEngine
+
+    return SparkEngine(**options)
+
+
+_FACTORIES: dict[str, Callable[..., Engine]] = {"local": _local, "spark": _spark}
 
 #: Names :func:`get_engine` accepts.
 ENGINES: tuple[str, ...] = tuple(_FACTORIES)
 
 
-def get_engine(name: str) -> Engine:
-    """The engine registered as ``name``.
+def get_engine(name: str, **options: Any) -> Engine:
+    """The engine registered as ``name``, built with ``options`` (the spark engine's input,
+    master, Spark settings, output folder).
 
     Raises
     ------
     ConfigError
-        No engine has that name.
+        No engine has that name, or it refuses the options.
     """
     factory = _FACTORIES.get(name)
     if factory is None:
         raise ConfigError(f"analysis engine {name!r} is unknown; use one of {list(ENGINES)}")
-    return factory()
+    return factory(**options)

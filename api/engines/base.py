@@ -14,9 +14,17 @@ An analysis run is five stages, each handing columns (Arrow tables, DataFrames) 
 ``persist``
     the run written incomplete and published in one final transaction.
 
-An engine (``local``: igraph and pandas in this process; a distributed one next) implements
-the stages; the use cases call them in order and never look inside a :class:`Projection`, so
-a new engine plugs in without touching the use cases, the CLI or the HTTP layer.
+An engine (``local``: igraph and pandas in this process; ``spark``: Spark SQL and GraphX)
+implements the stages; the use cases call them in order and never look inside a
+:class:`Projection`, so a new engine plugs in without touching the use cases, the CLI or the
+HTTP layer.
+
+The ``store`` a stage receives is where the run is registered. The local engine also reads
+its input from it; an engine that reads its input elsewhere (spark: the ``source`` it was
+built with) ignores it in ``project`` and ``features``, says how many rows it read through
+an ``input_counts(store)`` method, and hands DataFrames of its own kind (Spark's) between
+its stages: the results' tables are "columnar tables of the engine's kind", and only
+``persist`` turns them into what the store keeps.
 """
 
 from __future__ import annotations
@@ -82,9 +90,13 @@ class MetricsResult:
 
 @dataclass(frozen=True)
 class TagsResult:
-    """Tag assignments of one run and the catalog rows (definitions) stored beside them."""
+    """Tag assignments of one run and the catalog rows (definitions) stored beside them.
 
-    assignments: pd.DataFrame
+    ``assignments`` is of the engine's kind (pandas, or a Spark DataFrame); ``definitions``
+    (the catalog's rows, small) is always pandas.
+    """
+
+    assignments: pd.DataFrame | Any
     definitions: pd.DataFrame
 
 

@@ -86,7 +86,8 @@ def components(spark: Any, vertices: Any, undirected: Any) -> Any:
 
 
 def label_propagation(spark: Any, vertices: Any, undirected: Any, *, max_steps: int) -> Any:
-    """``vid``, ``label``: GraphX label propagation communities after ``max_steps`` rounds."""
+    """``vid``, ``label``: label propagation communities after ``max_steps`` rounds (on GraphX,
+    ties to the smallest label, so the same graph always gives the same labels)."""
     return _df(spark, _stages(spark).labelPropagation(vertices._jdf, undirected._jdf, max_steps))
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from graph.build import DEFAULT_TYPE_WEIGHTS, UNLISTED_TYPE_WEIGHT
 from graph.errors import ConfigError
 
-__all__ = ["SparkGraph", "newest_timestamp", "project_tables"]
+__all__ = ["SparkGraph", "cut", "newest_timestamp", "project_tables"]
 
 _US_PER_DAY = 86_400_000_000
 
@@ -49,6 +49,18 @@ class SparkGraph:
     undirected: Any
     referral: Any
     stats: dict[str, Any] = field(default_factory=dict)
+
+
+def cut(df: Any) -> Any:
+    """``df`` computed once and its plan cut (a checkpoint, or a cache without a folder).
+
+    Why: every stage joins the outputs of earlier ones, and a plan that carries validation,
+    projection and each stage's own plan grows until the driver spends its heap printing it;
+    a checkpoint makes the next stage start from the stored rows.
+    """
+    if df.sparkSession.sparkContext.getCheckpointDir():
+        return df.checkpoint(eager=True)
+    return df.cache()
 
 
 def newest_timestamp(*frames: Any) -> datetime | None:
@@ -105,7 +117,7 @@ def project_tables(
     Returns
     -------
     SparkGraph
-        Its edge DataFrames are cached; ``stats`` costs one aggregate over the relations.
+        Its DataFrames are computed and cut (:func:`cut`); ``stats`` costs one aggregate.
 
     Raises
     ------
@@ -128,7 +140,7 @@ def project_tables(
     if missing:
         raise ConfigError(f"relations table lacks column(s) {missing!r}")
 
-    vertices = index_ids(spark, customers).cache()
+    vertices = cut(index_ids(spark, customers))
     weight_map = F.create_map(*[x for k, v in weights.items() for x in (F.lit(k), F.lit(float(v)))])
     count = F.col("count") if "count" in relations.columns else F.lit(None)
     ts = F.col("occurred_at").cast("timestamp")
@@ -168,10 +180,8 @@ def project_tables(
         F.sum(F.col("undated").cast("long")).alias("undated"),
     ).first()
     kept = joined.where(F.col("known") & (F.col("src") != F.col("dst")))
-    edges = (
-        kept.groupBy("src", "dst")
-        .agg(F.sum("w").alias("weight"), F.sum("n").alias("interactions"))
-        .cache()
+    edges = cut(
+        kept.groupBy("src", "dst").agg(F.sum("w").alias("weight"), F.sum("n").alias("interactions"))
     )
     undirected = (
         edges.select(
@@ -182,14 +192,14 @@ def project_tables(
         )
         .groupBy("lo", "hi")
         .agg(F.sum("weight").alias("weight"), F.sum("interactions").alias("interactions"))
-        .cache()
     )
+    undirected = cut(undirected)
     referral = (
         kept.where(F.col("type") == "referral")
         .groupBy("src", "dst")
         .agg(F.sum("n").cast("double").alias("weight"))
-        .cache()
     )
+    referral = cut(referral)
     stats = {
         "relations_total": int(agg["total"] or 0),
         "relations_used": int(agg["used"] or 0),

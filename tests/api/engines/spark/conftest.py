@@ -65,7 +65,5 @@ def spark_pair(spark, tmp_path_factory):
     s_rel = spark.read.parquet(str(d / "relations.parquet"))
     as_of = newest_timestamp(s_rel)
     local = build_interaction_graph(ids, rel, as_of=as_of)
-    sg = project_tables(
-        spark, spark.read.parquet(str(d / "customers.parquet")), s_rel, as_of=as_of
-    )
+    sg = project_tables(spark, spark.read.parquet(str(d / "customers.parquet")), s_rel, as_of=as_of)
     return local, sg

@@ -1,7 +1,7 @@
 package guanxi.graphx
 
 import org.apache.spark.graphx._
-import org.apache.spark.graphx.lib.{ConnectedComponents, LabelPropagation, StronglyConnectedComponents, TriangleCount}
+import org.apache.spark.graphx.lib.{ConnectedComponents, StronglyConnectedComponents, TriangleCount}
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.{DataFrame, Row, SparkSession}
 import org.apache.spark.sql.types._
@@ -110,10 +110,35 @@ object Stages {
     out(spark(vertices), rows, "vid" -> LongType, "component" -> LongType)
   }
 
-  /** Label propagation communities (GraphX, unweighted, synchronous, `maxSteps` rounds). */
+  /** Label propagation communities: synchronous, unweighted, `maxSteps` rounds, deterministic.
+    *
+    * Each round every vertex takes the label most of its neighbours hold, ties to the smallest
+    * label (GraphX's own LabelPropagation breaks ties by message arrival order, so two runs on
+    * the same graph could differ). Labels start as the vertex ids; vertices without
+    * neighbours keep theirs.
+    */
   def labelPropagation(vertices: DataFrame, und: DataFrame, maxSteps: Int): DataFrame = {
-    val lp = LabelPropagation.run(undirectedGraph(vertices, und), maxSteps)
-    val rows = lp.vertices.map { case (v, c) => Row(v, c) }
+    val sc = spark(vertices).sparkContext
+    var g: Graph[VertexId, Double] = undirectedGraph(vertices, und).mapVertices((id, _) => id).cache()
+    def merge(a: Map[VertexId, Long], b: Map[VertexId, Long]): Map[VertexId, Long] =
+      b.foldLeft(a) { case (acc, (l, c)) => acc.updated(l, acc.getOrElse(l, 0L) + c) }
+    var step = 0
+    while (step < maxSteps) {
+      val counts = g.aggregateMessages[Map[VertexId, Long]](
+        c => { c.sendToDst(Map(c.srcAttr -> 1L)); c.sendToSrc(Map(c.dstAttr -> 1L)) },
+        merge,
+        TripletFields.All
+      )
+      val next = g.outerJoinVertices(counts) { (_, old, m) =>
+        m.fold(old)(_.maxBy { case (label, n) => (n, -label) }._1)
+      }.cache()
+      step += 1
+      if (step % 10 == 0 && sc.getCheckpointDir.nonEmpty) next.checkpoint()
+      next.vertices.count()
+      g.unpersistVertices(blocking = false)
+      g = next
+    }
+    val rows = g.vertices.map { case (v, c) => Row(v, c) }
     out(spark(vertices), rows, "vid" -> LongType, "label" -> LongType)
   }
 
@@ -133,7 +158,12 @@ object Stages {
     */
   def coreness(vertices: DataFrame, und: DataFrame): DataFrame = {
     val g0 = undirectedGraph(vertices, und)
-    val g = g0.outerJoinVertices(g0.degrees)((_, _, d) => CoreState(d.getOrElse(0), Map.empty, changed = true))
+    // both directions, so that "the source received a message last round" (activeDirection
+    // Out) means "its vprog just ran and its changed flag is fresh"; with Either a stale flag
+    // on an inactive neighbour would resend forever
+    val both = g0.edges.flatMap(e => Iterator(Edge(e.srcId, e.dstId, ()), Edge(e.dstId, e.srcId, ())))
+    val g1 = Graph(g0.vertices, both, (), StorageLevel.MEMORY_AND_DISK, StorageLevel.MEMORY_AND_DISK)
+    val g = g1.outerJoinVertices(g0.degrees)((_, _, d) => CoreState(d.getOrElse(0), Map.empty, changed = true))
     def hIndex(est: Int, nb: Map[VertexId, Int]): Int = {
       val counts = new Array[Int](est + 1)
       nb.valuesIterator.foreach(e => counts(math.min(e, est)) += 1)
@@ -142,7 +172,7 @@ object Stages {
       while (k > 0 && atLeast < k) { k -= 1; atLeast += counts(k) }
       k
     }
-    val result = Pregel(g, Map.empty[VertexId, Int], activeDirection = EdgeDirection.Either)(
+    val result = Pregel(g, Map.empty[VertexId, Int], activeDirection = EdgeDirection.Out)(
       (_, st, msg) => {
         if (msg.isEmpty) st.copy(changed = true) // the initial message: everyone announces its degree
         else {
@@ -151,11 +181,9 @@ object Stages {
           CoreState(est, nb, changed = est != st.estimate)
         }
       },
-      t => {
-        val toDst = if (t.srcAttr.changed) Iterator((t.dstId, Map(t.srcId -> t.srcAttr.estimate))) else Iterator.empty
-        val toSrc = if (t.dstAttr.changed) Iterator((t.srcId, Map(t.dstId -> t.dstAttr.estimate))) else Iterator.empty
-        toDst ++ toSrc
-      },
+      t =>
+        if (t.srcAttr.changed) Iterator((t.dstId, Map(t.srcId -> t.srcAttr.estimate)))
+        else Iterator.empty,
       (a, b) => a ++ b
     )
     val rows = result.vertices.map { case (v, st) => Row(v, st.estimate.toLong) }
