@@ -416,6 +416,20 @@ def _derived(
     )
     for c in METRIC_COLUMNS:
         cols.setdefault(c, q(c))
+    # the window columns in a narrow relation joined back: a window sorts every column it
+    # carries, and the feature rows are wide
+    windowed = ("r_score", "f_score", "m_score", "value_score", "community_size")
+    ctes.append(
+        "w AS (SELECT customer_id AS _id, "
+        + ", ".join(f"{cols[c]} AS {q(c)}" for c in windowed)
+        + " FROM b)"
+    )
+    for c in windowed:
+        cols[c] = f"w.{q(c)}"
+    cols["rfm_score"] = "(w.r_score + w.f_score + w.m_score)"
     select = ["customer_id"] + [f"{cols[name]} AS {q(name)}" for name in FEATURES if name in cols]
     select += wide_names
-    return "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(select)} FROM b"
+    return (
+        "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(select)} FROM b "
+        "JOIN w ON w._id = b.customer_id"
+    )
