@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         default=None, description="tag file (TOML) `guanxi analyze` uses without --rules"
     )
     seed: int = Field(default=42, description="seed `guanxi analyze` uses without --seed")
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="processes `guanxi analyze` computes metric families on (default: all cores)",
+    )
     env: Literal["dev", "prod"] = "dev"
     api_keys: SecretStr | None = None
     pii_columns: Annotated[tuple[str, ...], NoDecode] = Field(

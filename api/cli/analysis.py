@@ -52,17 +52,31 @@ def analyze(
         str | None,
         typer.Option("--out", help="spark: folder or URI for the run's Parquet output."),
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="local: processes for the metric families (default GUANXI_THREADS, else all "
+            "cores; 1 is sequential; the numbers are the same for every value).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Compute metrics, communities and tags as a new run (spark: from --input, into the store)."""
     settings = get_settings()
     seed = settings.seed if seed is None else seed
     rules_path = str(rules) if rules else settings.rules_path
+    threads = settings.threads if threads is None else threads
     options = None
     if engine == "spark":
+        if threads is not None:
+            raise typer.BadParameter("--threads is for --engine local; spark: --master local[N]")
         options = _spark_options(input, master, conf or [], out_dir, settings)
     elif input or conf or out_dir:
         raise typer.BadParameter("--input, --conf and --out are for --engine spark")
+    elif threads is not None:
+        options = {"workers": threads}
     with errors(), usecases.open_default(store) as st, progress(not as_json) as bar:
         res = usecases.analyze(
             st,

@@ -1,6 +1,7 @@
 """Analysis engines: the pipeline's stages behind one protocol, chosen by name.
 
-``local`` (igraph and pandas in this process, reading the store) and ``spark`` (Spark SQL and
+``local`` (igraph and pandas in this process and its forked workers, reading the store;
+option ``workers``) and ``spark`` (Spark SQL and
 GraphX, reading its own input: ``source``, ``master``, ``conf``, ``out_dir`` ... as options;
 see :class:`api.engines.spark.engine.SparkEngine`). An engine registers here and the use
 cases, the CLI and the HTTP layer need no change.
@@ -28,9 +29,10 @@ __all__ = [
 def _local(**options: Any) -> Engine:
     from api.engines.local import LocalEngine
 
-    if options:
-        raise ConfigError(f"the local engine takes no options; got {sorted(options)}")
-    return LocalEngine()
+    unknown = sorted(set(options) - {"workers"})
+    if unknown:
+        raise ConfigError(f"the local engine takes only the option workers; got {unknown}")
+    return LocalEngine(**options)
 
 
 def _spark(**options: Any) -> Engine:

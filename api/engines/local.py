@@ -111,9 +111,23 @@ def project_graph(store: GraphStore, params: AnalysisParams) -> Projection:
 
 
 class LocalEngine:
-    """Today's in-process path behind the :class:`api.engines.base.Engine` stages."""
+    """The in-process path behind the :class:`api.engines.base.Engine` stages.
+
+    Parameters
+    ----------
+    workers
+        Processes the independent metric families run on (:mod:`graph.parallel`); None
+        uses every core. The numbers are the same for every value.
+    """
 
     name = "local"
+
+    def __init__(self, *, workers: int | None = None) -> None:
+        from graph.errors import ConfigError
+
+        if workers is not None and (isinstance(workers, bool) or workers < 1):
+            raise ConfigError(f"workers={workers!r} must be a positive number of processes")
+        self.workers = workers
 
     def project(self, store: GraphStore, params: AnalysisParams) -> Projection:
         """:func:`project_graph`, with the previous run's communities to start from."""
@@ -135,10 +149,15 @@ class LocalEngine:
             The influence weights name a metric that is not computed.
         """
         from graph.analysis import analyze_graph
+        from graph.parallel import default_workers
 
         local: LocalGraph = projection.graph
         res = analyze_graph(
-            local.interaction, projection.params, progress=progress, previous=local.previous
+            local.interaction,
+            projection.params,
+            progress=progress,
+            previous=local.previous,
+            workers=self.workers or default_workers(),
         )
         return MetricsResult(
             metrics=res.metrics, communities=res.communities, stats=res.stats, lineage=res.lineage
