@@ -115,7 +115,11 @@ def neo4j_import(
         typer.Option(help="Comma-separated customer columns to declare PII, as for load."),
     ] = None,
     with_results: Annotated[
-        bool, typer.Option(help="Also import the latest run's results (not available yet).")
+        bool,
+        typer.Option(
+            help="Also import a run (metrics, communities, tags): for a folder, analyze it "
+            "first; with --from-store, that store's latest complete run."
+        ),
     ] = False,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any row is quarantined.")] = False,
     as_json: JsonOpt = False,
@@ -174,6 +178,8 @@ def _print_import(report) -> None:
         t.add_row(name, *[f"{x:,}" for x in (c.read, c.loaded, c.quarantined)])
     out.print(t)
     out.print(f"Neo4j: {report.customers:,} customers, {report.relations:,} relations")
+    if report.run_id:
+        out.print(f"run {report.run_id} imported with its metrics, communities and tags")
     for name, path in report.load.quarantine_files.items():
         reasons = ", ".join(f"{k} {v}" for k, v in report.load.reasons.get(name, {}).items())
         out.print(f"[yellow]quarantined[/yellow] {name}: {reasons} -> {path}")

@@ -11,6 +11,13 @@ full`` with overwrite, start, and the store's own schema statements (constraints
 when it opens. For a server guanxi does not run (a Bolt URI) the files are written and the
 exact ``neo4j-admin`` command is returned for its operator.
 
+With ``with_results`` a run is imported in the same pass (ready for Browser in one step):
+for a folder, the run ``guanxi analyze`` makes on the validated tables in the temporary
+DuckDB store (the DuckDB path is the fast one, and the tables are already there); with
+``--from-store``, that store's latest complete run. Its metrics, communities, tags, labels
+and lineage are written as the driver write-back lays them out
+(`graph.store.neo4j_local.import_results`).
+
 PII declarations survive the refresh: columns the target store declared before (read when it
 is reachable) are declared again, with ``--pii-columns``' and the source store's, so that no
 reader sees them unmasked after the import and the quarantine files mask them too.
@@ -47,7 +54,8 @@ LOCAL_FILES = Path("import") / "guanxi"
 class ImportReport:
     """What an import did: the load report's counts, what Neo4j holds, the timings.
 
-    ``command`` is set when the import was left to the operator of a user's server.
+    ``command`` is set when the import was left to the operator of a user's server;
+    ``run_id`` is the run imported with ``with_results`` (None without).
     """
 
     store: str
@@ -61,6 +69,7 @@ class ImportReport:
     import_seconds: float | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
     command: str | None = None
+    run_id: str | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -86,6 +95,7 @@ class ImportReport:
             "stage_seconds": {k: round(v, 2) for k, v in self.stage_seconds.items()},
             "files": self.files,
             "command": self.command,
+            "run_id": self.run_id,
             "notes": self.notes,
         }
 
@@ -124,12 +134,16 @@ def import_into_neo4j(
     quarantine_dir, encoding, delimiter, pii_columns, quarantine_raw
         As for `guanxi load` (`loaders.ingest.load_folder`).
     with_results
-        Also import the latest run's results: not available yet (refused).
+        Also import a run's results (metrics, communities, tags, labels, lineage) in the
+        same pass, as the driver write-back lays them out: for a folder, the run of
+        ``guanxi analyze`` on the validated tables (in the temporary DuckDB store, with the
+        settings' seed and rule file); with `from_store`, that store's latest complete run.
 
     Raises
     ------
     ConfigError
-        `with_results`; neither or both of `folder`/`from_store`, or of `dir`/`target`;
+        `with_results` and `from_store` holds no complete run; neither or both of
+        `folder`/`from_store`, or of `dir`/`target`;
         no server at `dir`;
         Java or Maven missing; a setting refused.
     MissingFile, MissingColumns, UnreadableFile
@@ -139,12 +153,8 @@ def import_into_neo4j(
         be reached.
     """
     from api.settings import get_settings
-    from graph.store.neo4j_local import import_files, importer
+    from graph.store.neo4j_local import import_files, import_results, importer
 
-    if with_results:
-        raise ConfigError(
-            "--with-results is not available yet; run `guanxi analyze --store URI` after the import"
-        )
     if (folder is None) == (from_store is None):
         raise ConfigError("give either a folder to import or --from-store URI, not both")
     if (dir is None) == (target is None):
@@ -159,6 +169,7 @@ def import_into_neo4j(
         )
     s = settings or get_settings()
     began = time.monotonic()
+    run_id = None
     say = _StageClock(progress)
     notes: list[str] = []
     if dir is not None:
@@ -200,9 +211,17 @@ def import_into_neo4j(
             else:
                 report = _copy_report(source.counts())
                 extra = [*declared, *pii_columns]
+            results = None
+            if with_results:
+                if folder is not None:
+                    _analyze(source, settings=s, progress=say)
+                results = import_results.read_run_results(
+                    source, where=from_store or "the validated store"
+                )
+                run_id = results.run.run_id
             say("export", str(files_dir))
             files = import_files.write_import_files(
-                source, files_dir, pii_columns=extra, progress=say
+                source, files_dir, pii_columns=extra, results=results, progress=say
             )
 
     database = s.neo4j.database or import_files.DEFAULT_DATABASE
@@ -215,11 +234,21 @@ def import_into_neo4j(
         import_seconds = done.import_seconds
         say("schema", "constraints and indexes")
         with open_store(uri, neo4j=options) as st:  # the store's own schema statements
+            if results is not None:
+                say("lineage", f"run {run_id}")
+                # the importer drops empty lists, which lineage rows hold: the driver writes
+                # them (one row per community event), as the write-back does
+                st.write_lineage(run_id, results.lineage)
             counts = st.counts()
         shutil.rmtree(files_dir, ignore_errors=True)
         customers, relations = counts["customers"], counts["relations"]
     else:
         command = importer.admin_command(files, database=database)
+        if results is not None:
+            notes.append(
+                f"run {run_id}'s community lineage is not in the files (the importer drops "
+                "empty lists); its other results are, and the lineage reads of that run fail"
+            )
         customers = files.node_counts.get("Customer", 0)
         relations = sum(files.relationship_counts.get(t.upper(), 0) for t in RELATION_TYPES)
     return ImportReport(
@@ -234,7 +263,21 @@ def import_into_neo4j(
         stage_seconds=say.stop(),
         import_seconds=import_seconds,
         command=command,
+        run_id=run_id,
         notes=notes,
+    )
+
+
+def _analyze(store, *, settings: Settings, progress: Progress) -> None:
+    """``guanxi analyze`` on the validated store, reported as the ``analyze`` stage."""
+    from api.usecases.analysis import analyze
+
+    progress("analyze", "projection")
+    analyze(
+        store,
+        seed=settings.seed,
+        rules_path=settings.rules_path,
+        progress=lambda stage, frac: progress("analyze", stage),
     )
 
 

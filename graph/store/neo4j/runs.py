@@ -33,7 +33,7 @@ from graph.store.neo4j.run_statements import PREV
 from graph.store.neo4j.session import Bolt
 from graph.store.neo4j.statements import TAG_LABELS, stmt
 
-__all__ = ["RunResultsUnavailable", "Runs"]
+__all__ = ["RunResultsUnavailable", "Runs", "catalog_property", "run_properties"]
 
 _RUN_KEYS = (
     "metrics_kept",
@@ -46,6 +46,40 @@ _RUN_KEYS = (
     "created_at",
     "complete",
 )
+
+
+def run_properties(run: RunInfo, metrics: pd.DataFrame, communities: pd.DataFrame) -> dict:
+    """The ``:Run`` node's properties as the write-back sets them (``runs.merge``).
+
+    Why a function: the bulk import (`graph.store.neo4j_local.import_results`) writes the
+    same node from files, and must give every reader the same values (JSON text, columns,
+    dtypes) as a run written through the driver.
+    """
+    return {
+        "run_id": run.run_id,
+        "created_at": run.created_at,
+        "params": json.dumps(run.params, default=str),
+        "input_counts": json.dumps(run.input_counts),
+        "stats": json.dumps(run.stats, default=str),
+        "metric_columns": list(metrics.columns),
+        "metric_dtypes": json.dumps({c: str(t) for c, t in metrics.dtypes.items()}),
+        "community_columns": list(communities.columns),
+        "community_dtypes": json.dumps({c: str(t) for c, t in communities.dtypes.items()}),
+    }
+
+
+def catalog_property(assignments: pd.DataFrame, catalog: pd.DataFrame) -> str:
+    """The ``:Run`` node's ``catalog``: each definition with its count of assignments (JSON).
+
+    Shared with the bulk import for the reason `run_properties` gives.
+    """
+    cat = catalog[["tag_id", "name_zh", "name_en", "category", "rule"]]
+    n = assignments.groupby("tag_id").size()
+    rows = [
+        {**d, "count": int(n.get(d["tag_id"], 0))}
+        for d in pa.Table.from_pandas(cat, preserve_index=False).to_pylist()
+    ]
+    return json.dumps(rows, ensure_ascii=False, default=str)
 
 
 class RunResultsUnavailable(RunNotFound):
@@ -82,20 +116,7 @@ class Runs:
         keep_rec = self.record(keep) if keep else None
         keep_cols = [c for c in (keep_rec or {}).get("metric_columns") or [] if c != "customer_id"]
         self._delete_incomplete_runs(keep=keep)
-        bolt.write(
-            stmt("runs.merge"),
-            {
-                "run_id": run.run_id,
-                "created_at": run.created_at,
-                "params": json.dumps(run.params, default=str),
-                "input_counts": json.dumps(run.input_counts),
-                "stats": json.dumps(run.stats, default=str),
-                "metric_columns": list(metrics.columns),
-                "metric_dtypes": json.dumps({c: str(t) for c, t in metrics.dtypes.items()}),
-                "community_columns": list(communities.columns),
-                "community_dtypes": json.dumps({c: str(t) for c, t in communities.dtypes.items()}),
-            },
-        )
+        bolt.write(stmt("runs.merge"), run_properties(run, metrics, communities))
         ctbl = pa.Table.from_pandas(communities, preserve_index=False)
         for batch in bolt.batches(ctbl):
             bolt.write(
@@ -198,14 +219,8 @@ class Runs:
         for batch in bolt.batches(atbl):
             bolt.write(stmt("tags.create_assignments"), {**column_lists(batch), "run_id": run_id})
             failpoint("analyze.tags.batch")
-        n = a.groupby("tag_id").size()
-        rows = [
-            {**d, "count": int(n.get(d["tag_id"], 0))}
-            for d in pa.Table.from_pandas(cat, preserve_index=False).to_pylist()
-        ]
         bolt.write(
-            stmt("runs.set_catalog"),
-            {"run_id": run_id, "catalog": json.dumps(rows, ensure_ascii=False, default=str)},
+            stmt("runs.set_catalog"), {"run_id": run_id, "catalog": catalog_property(a, cat)}
         )
 
     def _write_labels(self, run_id: str) -> None:

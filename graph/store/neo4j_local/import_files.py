@@ -42,6 +42,12 @@ from graph.store.base import TableSource
 from graph.store.common import checked_pii_columns
 from graph.store.neo4j.codec import conform, dedup_first, natural_key
 from graph.store.neo4j.statements import REL_TYPES
+from graph.store.neo4j_local.import_results import (
+    LABEL_COLUMN,
+    RunResults,
+    customer_columns,
+    write_result_files,
+)
 
 __all__ = ["ImportFiles", "write_import_files"]
 
@@ -108,9 +114,13 @@ def write_import_files(
     folder: Path,
     *,
     pii_columns: Sequence[str] = (),
+    results: RunResults | None = None,
     progress: Progress | None = None,
 ) -> ImportFiles:
     """Write the four tables of `source` and its PII declarations as importer CSV files.
+
+    With `results`, a run's metrics, communities, tags and lineage go into the same files
+    (`graph.store.neo4j_local.import_results`), as the driver write-back lays them out.
 
     Parameters
     ----------
@@ -122,6 +132,8 @@ def write_import_files(
     pii_columns
         Columns to declare PII in addition to those `source` declares (a source opened
         read-only cannot take them).
+    results
+        A complete run to import with the data (customers it scored must be in `source`).
     progress
         Called as ``progress("export", table)`` before each table.
 
@@ -155,6 +167,10 @@ def write_import_files(
 
     say("export", "customers")
     customers = dedup_first(conform(source.read_table("customers"), "customers"), ["customer_id"])
+    customer_ids = customers.column("customer_id")
+    if results is not None:
+        for name, col in zip(*_columns(customer_columns(results, customer_ids)), strict=True):
+            customers = customers.append_column(name, col)
     path = folder / "customers.csv"
     write(path, _header(customers, id_column="customer_id", id_space="Customer"), customers)
     nodes.append(("Customer", path))
@@ -193,6 +209,14 @@ def write_import_files(
         rel_counts[rel] = table.num_rows
         del table
 
+    if results is not None:
+        say("export", f"run {results.run.run_id}")
+        more = write_result_files(results, folder, customer_ids, write=write, header=_header)
+        nodes += more[0]
+        rels += more[1]
+        node_counts |= more[2]
+        rel_counts |= more[3]
+
     pii = sorted({*source.declared_pii_columns(), *checked_pii_columns(pii_columns)})
     if pii:
         meta = pa.table({"key": ["pii_columns"], "value": [";".join(pii)]})
@@ -220,6 +244,10 @@ def _relations(table: pa.Table) -> pa.Table:
     return table.set_column(table.schema.get_field_index("type"), "type", pc.utf8_upper(types))
 
 
+def _columns(table: pa.Table) -> tuple[list[str], list[pa.ChunkedArray]]:
+    return table.column_names, table.columns
+
+
 def _value_counts(col: pa.ChunkedArray) -> tuple[list[str], list[int]]:
     counts = pc.value_counts(col).to_pylist()
     return [c["values"] for c in counts], [c["counts"] for c in counts]
@@ -242,6 +270,8 @@ def _header(table: pa.Table, *, id_column: str | None = None, id_space: str = ""
     for f in table.schema:
         if f.name == id_column:
             out.append(f"{f.name}:ID({id_space})")
+        elif f.name == LABEL_COLUMN:
+            out.append(f.name)
         elif f.type in _TYPES:
             out.append(f"{f.name}:{_TYPES[f.type]}")
         elif pa.types.is_string(f.type):

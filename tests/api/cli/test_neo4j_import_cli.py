@@ -106,3 +106,30 @@ def test_errors_are_one_line_naming_the_fix(tmp_path, small_dir) -> None:
     assert "guanxi neo4j local start --dir" in lines[0]
     res = runner.invoke(app, ["neo4j", "import", str(small_dir)])
     assert res.exit_code == 1 and "--dir D" in res.stderr
+
+
+def test_with_results_from_a_store_without_a_run_names_the_fix(tmp_path) -> None:
+    from graph.store import open_store
+
+    uri = f"duckdb:///{tmp_path / 'empty.duckdb'}"
+    with open_store(uri):
+        pass
+    res = runner.invoke(
+        app,
+        [
+            "neo4j",
+            "import",
+            "--from-store",
+            uri,
+            "--store",
+            "bolt://127.0.0.1:1",
+            "--out",
+            str(tmp_path / "f"),
+            "--with-results",
+            "--json",  # no progress lines: stderr holds the error alone
+        ],
+    )
+    assert res.exit_code == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "holds no complete run" in lines[0]
+    assert f"guanxi analyze --store {uri}" in lines[0]

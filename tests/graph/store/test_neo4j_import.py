@@ -20,6 +20,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
@@ -311,7 +312,213 @@ def test_errors_name_what_to_fix(tmp_path, data_dir) -> None:
         import_into_neo4j(data_dir, dir=tmp_path / "none", settings=SETTINGS)
     with pytest.raises(ConfigError, match="not a Neo4j URI"):
         import_into_neo4j(data_dir, target="duckdb:///x.duckdb", settings=SETTINGS)
-    with pytest.raises(ConfigError, match="--with-results is not available yet"):
-        import_into_neo4j(data_dir, dir=tmp_path, with_results=True, settings=SETTINGS)
+    empty = f"duckdb:///{tmp_path / 'empty.duckdb'}"
+    with open_store(empty):  # a store, with no run in it
+        pass
+    with pytest.raises(ConfigError, match="holds no complete run to import with --with-results"):
+        import_into_neo4j(
+            None,
+            from_store=empty,
+            target="bolt://127.0.0.1:1",
+            out=tmp_path / "f",
+            with_results=True,
+            settings=SETTINGS,
+        )
     with pytest.raises(ConfigError, match="not both"):
         import_into_neo4j(data_dir, settings=SETTINGS)
+
+
+# --- --with-results: a run imported in the same pass -------------------------------------
+
+#: Every run read of the RunRepository, as (method, keyword arguments).
+RUN_READS = (
+    ("read_metrics", {}),
+    ("read_communities", {}),
+    ("read_tags", {}),
+    ("read_catalog", {}),
+    ("read_lineage", {}),
+    ("read_membership", {}),
+    ("top_influencers", {"limit": 50, "offset": 0, "community_id": None, "tag_id": None}),
+    ("top_influencers", {"limit": 20, "offset": 5, "community_id": None, "tag_id": "bridge"}),
+)
+
+
+@pytest.fixture(scope="module")
+def analysed_duck(load_json, tmp_path_factory) -> str:
+    """A copy of the reference DuckDB store with one ``guanxi analyze`` run."""
+    import shutil
+
+    from api.usecases.analysis import analyze
+
+    _, _, duck_uri = load_json
+    path = tmp_path_factory.mktemp("analysed") / "a.duckdb"
+    shutil.copy(duck_uri.removeprefix("duckdb:///"), path)
+    uri = f"duckdb:///{path}"
+    with open_store(uri) as st:
+        analyze(st, seed=SETTINGS.seed)
+    return uri
+
+
+def _run_reads(store, run_id: str) -> dict:
+    out = {"list_runs": store.list_runs()}
+    for name, kw in RUN_READS:
+        out[f"{name}{sorted(kw.items())}"] = getattr(store, name)(run_id, **kw)
+    out["top_in_community"] = store.top_influencers(
+        run_id, limit=10, offset=0, community_id="c0001", tag_id=None
+    )
+    return out
+
+
+def _assert_reads_equal(got: dict, want: dict, *, drop: tuple[str, ...] = ()) -> None:
+    assert got.keys() == want.keys()
+    for key, ref in want.items():
+        val = got[key]
+        if isinstance(ref, pd.DataFrame):
+            assert len(ref) > 0 or key.startswith("top_influencers"), key
+            pd.testing.assert_frame_equal(
+                val.drop(columns=[c for c in drop if c in val]),
+                ref.drop(columns=[c for c in drop if c in ref]),
+                obj=key,
+            )
+        elif not drop:
+            assert val == ref, key
+
+
+def _plain(value):
+    """A Browser result value without element ids: nodes, relationships and paths by content."""
+    from neo4j.graph import Node, Path, Relationship
+
+    def props(x) -> tuple:
+        return tuple(sorted((k, repr(v)) for k, v in dict(x).items() if k != "_load"))
+
+    def node(n: Node) -> tuple:
+        return (tuple(sorted(n.labels)), props(n))
+
+    if isinstance(value, Node):
+        return node(value)
+    if isinstance(value, Relationship):
+        return (value.type, props(value), node(value.start_node), node(value.end_node))
+    if isinstance(value, Path):
+        return ("path", tuple(node(n) for n in value.nodes), tuple(_plain(r) for r in value))
+    return repr(value)
+
+
+def _browser_results(store: Neo4jStore, params: dict) -> dict:
+    """Every saved query of the Browser kit, its rows by content, display LIMIT lifted."""
+    from graph.store.browser_kit import query_parameters, saved_queries
+
+    out = {}
+    with store.bolt.session() as s:
+        for name, text in saved_queries().items():
+            text = re.sub(r"\bLIMIT\s+\d+\s*$", "LIMIT 1000000", text.strip())
+            args = {p: params[p] for p in query_parameters(text)}
+            rows = [tuple(_plain(v) for v in r.values()) for r in s.run(text, args)]
+            out[name] = sorted(rows)
+    return out
+
+
+def _persist_through_the_driver(store: Neo4jStore, source, run_id: str) -> None:
+    """The source's run written back by the store's RunRepository, as `persist_run` does."""
+    run = next(r for r in source.list_runs() if r.run_id == run_id)
+    store.write_run(
+        run, metrics=source.read_metrics(run_id), communities=source.read_communities(run_id)
+    )
+    store.write_lineage(run_id, source.read_lineage(run_id))
+    tags = source.read_tags(run_id)
+    store.write_tags(
+        run_id, tags[["customer_id", "tag_id", "score", "reason"]], source.read_catalog(run_id)
+    )
+    store.publish_run(run_id)
+
+
+def test_with_results_from_a_store_reads_as_the_store_and_a_driver_write_back(
+    analysed_duck, import_server, driver_store, tmp_path
+) -> None:
+    """``--from-store --with-results``: the run reads as in DuckDB and as a driver write-back.
+
+    The reference write-back is the same run persisted through the Neo4j store's own
+    RunRepository onto the driver load of the same folder; the graph shapes (labels, every
+    property's name and type, relationship types, counts) and the Browser kit's answers of
+    the two Neo4j stores must be equal, and every run read equal to DuckDB's.
+    """
+    res = runner.invoke(
+        app,
+        [
+            "neo4j",
+            "import",
+            "--from-store",
+            analysed_duck,
+            "--dir",
+            import_server["dir"],
+            "--with-results",
+            "--json",
+        ],
+        env={"GUANXI_NEO4J_HEAP": "1g", "GUANXI_NEO4J_PAGECACHE": "256m"},
+        catch_exceptions=False,
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    with open_store(analysed_duck, read_only=True) as duck, _store(import_server) as bulk:
+        run_id = duck.list_runs()[0].run_id
+        assert report["run_id"] == run_id
+        want = _run_reads(duck, run_id)
+        _persist_through_the_driver(driver_store, duck, run_id)
+        _assert_reads_equal(_run_reads(bulk, run_id), want)
+        _assert_reads_equal(_run_reads(driver_store, run_id), want)
+        assert _graph_shape(bulk) == _graph_shape(driver_store)
+        communities = want["read_communities[]"]["community_id"].tolist()
+        tags = want["read_tags[]"]
+        referrer = (
+            want["read_metrics[]"]
+            .sort_values(["referral_downstream", "customer_id"], ascending=[False, True])[
+                "customer_id"
+            ]
+            .iloc[0]
+        )
+        params = {
+            "community_id": communities[0],
+            "community_a": communities[0],
+            "community_b": communities[1],
+            "customer_id": referrer,
+        }
+        for tag_id in ("bridge", "opinion_leader", tags["tag_id"].iloc[0]):
+            params["tag_id"] = tag_id
+            got = _browser_results(bulk, params)
+            assert got == _browser_results(driver_store, params), tag_id
+            assert all(got.values()), {k: len(v) for k, v in got.items()}
+
+
+def test_with_results_from_a_folder_imports_its_analysis(
+    data_dir, analysed_duck, import_server, tmp_path
+) -> None:
+    """``DIR --with-results``: the run analysed in the temporary store, equal to DuckDB's.
+
+    The reference is ``guanxi analyze`` of the same validated tables in DuckDB with the same
+    seed (only run ids and creation times differ); afterwards a driver analyze on the
+    imported store finds it as its previous run and publishes over it.
+    """
+    report = import_into_neo4j(
+        data_dir,
+        dir=Path(import_server["dir"]),
+        quarantine_dir=tmp_path,
+        with_results=True,
+        settings=SETTINGS,
+    )
+    assert "analyze" in report.stage_seconds and report.run_id
+    with open_store(analysed_duck, read_only=True) as duck, _store(import_server) as bulk:
+        runs = bulk.list_runs()
+        assert [r.run_id for r in runs] == [report.run_id]
+        ref = duck.list_runs()[0]
+        assert (runs[0].params, runs[0].input_counts) == (ref.params, ref.input_counts)
+        got = _run_reads(bulk, report.run_id)
+        want = _run_reads(duck, ref.run_id)
+        _assert_reads_equal(got, want, drop=("run_id",))
+    env = {"NEO4J_USER": "neo4j", "NEO4J_PASSWORD": import_server["password"]}
+    res = runner.invoke(app, ["analyze", "--store", import_server["bolt_uri"], "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    with _store(import_server) as bulk:
+        runs = bulk.list_runs()
+        assert len(runs) == 2 and runs[1].run_id == report.run_id
+        pd.testing.assert_frame_equal(
+            bulk.read_membership(report.run_id), want["read_membership[]"]
+        )
