@@ -193,3 +193,25 @@ def test_cli_spark_needs_an_input_and_local_refuses_spark_options(tmp_path):
         app, ["analyze", "--engine", "spark", "--input", ".", "--conf", "nokey", "--store", uri]
     )
     assert res.exit_code == 2 and "must look like key=value" in res.output
+
+
+def test_over_the_driver_budget_the_single_machine_stages_are_left_out(spark, spark_pair):
+    """Budget 0: no igraph on the driver; label propagation communities; the run says why."""
+    from api.engines.spark.driver_stages import DRIVER_METRICS
+    from api.engines.spark.metrics import spark_metrics
+    from graph.influence import percentile_ranks
+
+    _, sg = spark_pair
+    res = spark_metrics(spark, sg, AnalysisParams(seed=SEED), driver_budget_mb=0)
+    assert res.stats["method"] == "label_propagation"
+    assert set(res.stats["left_out"]) == {"leiden", *DRIVER_METRICS}
+    assert "over the budget of 0 MB" in res.stats["left_out"]["betweenness"]
+    assert res.stats["modularity"] == res.stats["label_propagation_modularity"]
+    m = _spark_metrics(res)
+    assert m[list(DRIVER_METRICS)].isna().all().all()
+    # influence renormalised over the default weights that were computed
+    weights = {"pagerank": 0.35, "in_strength": 0.15, "referral_downstream": 0.15, "coreness": 0.1}
+    total = sum(weights.values())
+    want = sum(w / total * percentile_ranks(m[k].to_numpy(float)) for k, w in weights.items())
+    np.testing.assert_allclose(m["influence"], want, rtol=1e-12, atol=1e-9)
+    assert res.communities.count() == res.stats["n_communities"]
