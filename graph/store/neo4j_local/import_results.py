@@ -39,8 +39,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.errors import ConfigError
-from graph.model import RunInfo
+from graph.errors import ConfigError, StoreError
+from graph.model import SCHEMAS, RunInfo
 from graph.store.base import RunRepository
 from graph.store.lineage_rows import typed_lineage
 from graph.store.neo4j.runs import catalog_property, run_properties
@@ -98,7 +98,16 @@ def customer_columns(results: RunResults, customer_ids: pa.ChunkedArray) -> pa.T
     The metric columns (``customer_id`` aside), ``metrics_run_id`` (null for a customer the
     run did not score, as after a write-back) and ``:LABEL``, the customer's tag labels
     joined by ``;`` (empty: none).
+
+    Raises
+    ------
+    StoreError
+        A metric column is named like a customer attribute (it would overwrite it), the
+        write-back's own refusal.
     """
+    clash = set(results.metrics.columns) & set(SCHEMAS["customers"].names) - {"customer_id"}
+    if clash:
+        raise StoreError(f"metric column(s) {sorted(clash)} would overwrite customer data")
     run_id = results.run.run_id
     metrics = _arrow(results.metrics)
     metrics = metrics.append_column("metrics_run_id", pa.array([run_id] * metrics.num_rows))
