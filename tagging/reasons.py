@@ -206,7 +206,10 @@ def _render_facts_arrow(facts: list[Fact], idx: np.ndarray, *, fallback: str) ->
         pieces.append(pc.if_else(pa.array(holds), piece, pa.scalar(None, pa.string())))
     if not pieces:
         return pa.repeat(pa.scalar(fallback), n)
-    joined = pc.binary_join_element_wise(*pieces, "; ", null_handling="skip")
+    if len(pieces) == 1:  # a one-argument join drops null rows instead of skipping them
+        joined = pc.fill_null(pieces[0], "")
+    else:
+        joined = pc.binary_join_element_wise(*pieces, "; ", null_handling="skip")
     empty = pc.equal(joined, "")
     return pc.if_else(empty, pa.scalar(fallback), joined)
 

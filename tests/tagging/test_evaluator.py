@@ -126,3 +126,19 @@ def test_is_null_fact_and_both_render_paths_agree(monkeypatch):
     assert fast == slow
     assert any(r.startswith("age is missing") or "; age is missing" in r for r in fast)
     assert any("member level gold in [gold]" in r for r in fast)
+
+
+def test_arrow_reasons_keep_one_row_per_holder_when_a_single_fact_fails_for_some():
+    """pyarrow's one-argument join dropped the null rows, so reasons came out too few."""
+    import numpy as np
+
+    from tagging.evaluator import Fact, Side
+    from tagging.reasons import render_facts
+
+    n = 400
+    age = np.arange(n, dtype=float)  # every holder its own value: the Arrow path
+    holds = np.arange(n) % 3 != 0
+    fact = Fact(Side("age", age), ">=", Side(None, 30.0), holds)
+    got = render_facts([fact], np.arange(n), fallback="fallback")
+    assert len(got) == n
+    assert got[0].as_py() == "fallback" and got[1].as_py() == "age 1 >= 30"
