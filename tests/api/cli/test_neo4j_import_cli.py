@@ -133,3 +133,43 @@ def test_with_results_from_a_store_without_a_run_names_the_fix(tmp_path) -> None
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "holds no complete run" in lines[0]
     assert f"guanxi analyze --store {uri}" in lines[0]
+
+
+def test_own_server_with_results_gets_the_run_files(small_dir, tmp_path) -> None:
+    """``--store --with-results``: the command imports the run's files; the note names the gap.
+
+    The server is unreachable on purpose (nothing runs there: the files and the command are
+    the whole answer); the layout itself is checked against a driver write-back in
+    tests/graph/store/test_neo4j_import.py.
+    """
+    out = tmp_path / "files"
+    res = _invoke(
+        "neo4j",
+        "import",
+        str(small_dir),
+        "--store",
+        "bolt://127.0.0.1:1",
+        "--out",
+        str(out),
+        "--quarantine-dir",
+        str(tmp_path / "q"),
+        "--with-results",
+        "--json",
+        env=ENV,
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    run_id = report["run_id"]
+    assert run_id and "analyze" in report["stage_seconds"]
+    for label, name in (("Run", "runs"), ("Community", "communities"), ("Tag", "tags")):
+        assert f"--nodes={label}={out / (name + '.csv')}" in report["command"]
+    for typ, name in (("IN_COMMUNITY", "in_community"), ("HAS_TAG", "has_tag")):
+        assert f"--relationships={typ}={out / (name + '.csv')}" in report["command"]
+    assert report["relationships"]["IN_COMMUNITY"] == report["customers"]
+    assert any("lineage is not in the files" in n for n in report["notes"])
+    runs = (out / "runs.csv").read_text(encoding="utf-8").splitlines()
+    assert runs[0].startswith("run_id:ID(Run),created_at,params,")
+    assert "metric_columns:string[]" in runs[0] and "complete:boolean" in runs[0]
+    assert runs[1].startswith(f'"{run_id}",')
+    header = (out / "customers.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert {"influence:double", "community_id", "metrics_run_id", ":LABEL"} <= set(header)
