@@ -30,7 +30,7 @@ def run_demo(
 ) -> None:
     """Generate → load into a fresh DuckDB file → analyse and tag → print a summary."""
     data = workdir / "data"
-    store_path = workdir / "guanxi.duckdb"
+    store_path = (workdir / "guanxi.duckdb").resolve()  # the URI's path must be absolute
     workdir.mkdir(parents=True, exist_ok=True)
     for p in (store_path, store_path.with_suffix(".duckdb.wal")):
         p.unlink(missing_ok=True)

@@ -42,6 +42,8 @@ def insert_lineage(con: duckdb.DuckDBPyConnection, run_id: str, lineage: pd.Data
     rows.insert(0, "seq", range(len(rows)))
     rows.insert(0, "run_id", run_id)
     con.execute("DELETE FROM community_lineage WHERE run_id = ?", [run_id])
+    if rows.empty:  # a run without communities (no customers) has no lineage
+        return
     con.register("_lineage", pa.Table.from_pandas(rows, schema=_SCHEMA, preserve_index=False))
     try:
         con.execute("INSERT INTO community_lineage SELECT * FROM _lineage")
