@@ -96,7 +96,11 @@ object Stages {
         .values.fold((0.0, 0.0))((x, y) => (x._1 + y._1, x._2 + y._2))
       delta = d
       danglingMass = dm
+      // each step caches a new edge view carrying the ranks: drop the last one, or memory
+      // grows by a copy of the edges per step (GraphX's own PageRank does the same)
+      next.edges.foreachPartition(_ => ()) // materialised before its parent is dropped
       graph.unpersistVertices(blocking = false)
+      graph.edges.unpersist(blocking = false)
       graph = next
     }
     val rows = graph.vertices.map { case (v, (r, _)) => Row(v, r) }
@@ -135,7 +139,9 @@ object Stages {
       step += 1
       if (step % 10 == 0 && sc.getCheckpointDir.nonEmpty) next.checkpoint()
       next.vertices.count()
+      next.edges.foreachPartition(_ => ())
       g.unpersistVertices(blocking = false)
+      g.edges.unpersist(blocking = false)
       g = next
     }
     val rows = g.vertices.map { case (v, c) => Row(v, c) }
