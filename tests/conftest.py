@@ -42,6 +42,20 @@ def pytest_make_collect_report(collector: pytest.Collector):
     _fail_skip_in_ci(outcome.get_result(), collector.nodeid)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the tests that share one external resource in one xdist worker.
+
+    Every Neo4j case talks to the one server the run was given (they clear it), and every
+    Spark test to the one session its fixture starts; in two workers they would wipe each
+    other's data or start a second JVM. Everything else spreads over the workers.
+    """
+    for item in items:
+        if item.get_closest_marker("neo4j") or "neo4j" in item.nodeid.lower():
+            item.add_marker(pytest.mark.xdist_group("neo4j"))
+        elif item.nodeid.startswith("tests/api/engines/spark/"):
+            item.add_marker(pytest.mark.xdist_group("spark"))
+
+
 @pytest.fixture(scope="session")
 def small_data():
     """A 2,000-customer generated dataset (tables in memory)."""
