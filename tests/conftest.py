@@ -42,6 +42,7 @@ def pytest_make_collect_report(collector: pytest.Collector):
     _fail_skip_in_ci(outcome.get_result(), collector.nodeid)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook turns the groups into scheduling keys
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep the tests that share one external resource in one xdist worker.
 
