@@ -48,7 +48,7 @@ from graph.lineage import (
     previous_labels,
 )
 from graph.model import METRIC_COLUMNS as METRIC_NAMES
-from graph.parallel import run_tasks
+from graph.parallel import StagePeaks, peak_rss_mb, release_memory, reset_peak_rss, run_tasks
 from graph.params import AnalysisParams
 from graph.referral import referral_columns
 
@@ -99,12 +99,17 @@ class AnalysisResult:
     lineage
         What happened to the previous run's communities
         (:data:`graph.lineage.LINEAGE_COLUMNS`); all births on a first run.
+    peak_rss_mb
+        Each stage's peak resident memory in MB (:mod:`graph.parallel`): a metric
+        family's is that of the process it ran in, ``families`` this process's while
+        they ran. Not in ``stats``, which describe the run and repeat exactly.
     """
 
     metrics: pd.DataFrame
     communities: pd.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)
     lineage: pd.DataFrame | None = None
+    peak_rss_mb: dict[str, float | None] = field(default_factory=dict)
 
 
 def analyze_graph(
@@ -153,13 +158,17 @@ def analyze_graph(
     run takes minutes, dominated by Leiden and the sampled betweenness.
     """
     timings: dict[str, float] = {}
+    peaks = StagePeaks()
     clock = time.perf_counter()
     done = 0
+    reset_peak_rss()
 
     def finished(stage: str) -> None:
         nonlocal clock, done
         now = time.perf_counter()
         timings[stage] = round(now - clock, 3)
+        peaks.add(stage, peak_rss_mb())
+        reset_peak_rss()
         clock = now
         done += 1
         if progress is not None:
@@ -230,8 +239,14 @@ def analyze_graph(
         if progress is not None:
             progress(stage, done / len(_STAGES))
 
-    got = run_tasks(tasks, workers=max(1, workers), done=task_done)
+    task_peaks: dict[str, float | None] = {}
+    release_memory()  # before the fork: the workers start from what this process holds
+    with peaks.stage("families"):
+        got = run_tasks(tasks, workers=max(1, workers), done=task_done, peaks=task_peaks)
     timings["families_wall"] = round(time.perf_counter() - wall, 3)
+    for name, mb in task_peaks.items():
+        peaks.add(name.split(":")[0], mb)
+    reset_peak_rss()
     clock = time.perf_counter()
     comms = got["communities"]
     for name in ("coreness", "clustering", "constraint", "reach_2hop"):
@@ -300,7 +315,13 @@ def analyze_graph(
         "params": params.to_dict(),
         "timings": timings,
     }
-    return AnalysisResult(metrics=metrics, communities=communities, stats=stats, lineage=lineage)
+    return AnalysisResult(
+        metrics=metrics,
+        communities=communities,
+        stats=stats,
+        lineage=lineage,
+        peak_rss_mb=peaks.mb,
+    )
 
 
 def _stable_names(

@@ -29,6 +29,7 @@ __all__ = [
     "InteractionGraph",
     "build_interaction_graph",
     "edge_arrays",
+    "vertex_ids",
 ]
 
 #: Weight of one interaction of each relation type. Ties that cost the customer
@@ -153,7 +154,11 @@ def build_interaction_graph(
         stay in the graph as isolated vertices, so every customer gets metrics.
     relations
         Table with ``src_id``, ``dst_id``, ``type`` (strings), ``occurred_at``
-        (timestamp) and optionally ``count`` (int, null or absent means 1).
+        (timestamp) and optionally ``count`` (int, null or absent means 1). Instead of
+        ``src_id`` and ``dst_id`` it may hold ``src_ix`` and ``dst_ix``: each end's
+        position in :func:`vertex_ids` of ``customer_ids`` (null for an id that is not
+        a customer), looked up where the relations are (a store's join), so the
+        string ids never need to come into memory.
     type_weights
         Overrides merged over :data:`DEFAULT_TYPE_WEIGHTS`, so a caller can retune
         one type without restating the others.
@@ -188,20 +193,22 @@ def build_interaction_graph(
     bad = {k: v for k, v in weights.items() if not (np.isfinite(v) and v >= 0)}
     if bad:
         raise ConfigError(f"type_weights {bad!r} must be finite and >= 0")
-    missing = [
-        c for c in ("src_id", "dst_id", "type", "occurred_at") if c not in relations.schema.names
-    ]
+    names = relations.schema.names
+    ends = ("src_ix", "dst_ix") if {"src_ix", "dst_ix"} <= set(names) else ("src_id", "dst_id")
+    missing = [c for c in (*ends, "type", "occurred_at") if c not in names]
     if missing:
         raise ConfigError(f"relations table lacks column(s) {missing!r}")
 
-    ids_arr = pc.unique(_as_string_array(customer_ids).drop_null())
-    ids_arr = ids_arr.take(pc.sort_indices(ids_arr))
+    ids_arr = vertex_ids(customer_ids)
     n = len(ids_arr)
     ids = ids_arr.to_numpy(zero_copy_only=False).astype(object)
 
     total = relations.num_rows
-    src = _indices(relations.column("src_id"), ids_arr)
-    dst = _indices(relations.column("dst_id"), ids_arr)
+    if ends == ("src_ix", "dst_ix"):
+        src, dst = (_positions(relations.column(c), n) for c in ends)
+    else:
+        src = _indices(relations.column("src_id"), ids_arr)
+        dst = _indices(relations.column("dst_id"), ids_arr)
     known = (src >= 0) & (dst >= 0)
     loop = known & (src == dst)
     keep = known & ~loop
@@ -270,6 +277,23 @@ def _as_string_array(values: Any) -> pa.Array:
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         arr = arr.cast(pa.string())
     return arr
+
+
+def vertex_ids(customer_ids: pa.Array | pa.ChunkedArray | np.ndarray) -> pa.Array:
+    """The customers' ids as the graph numbers them: unique, sorted, nulls dropped.
+
+    Vertex ``i`` of :func:`build_interaction_graph` is ``vertex_ids(customer_ids)[i]``; a
+    caller that looks the relations' ends up itself (``src_ix``/``dst_ix``) uses this.
+    """
+    ids_arr = pc.unique(_as_string_array(customer_ids).drop_null())
+    return ids_arr.take(pc.sort_indices(ids_arr))
+
+
+def _positions(column: pa.ChunkedArray | pa.Array, n: int) -> np.ndarray:
+    """Vertex positions looked up by the caller, -1 for null or out of range."""
+    pos = column.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    pos[(pos < 0) | (pos >= n)] = -1
+    return pos
 
 
 def _indices(column: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> np.ndarray:

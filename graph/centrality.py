@@ -267,9 +267,11 @@ def constraint_scores(g: ig.Graph) -> np.ndarray:
         b = np.where(low_first, hi, lo)
         by_a = np.argsort(a, kind="stable")
         a_s, b_s, e_s = a[by_a], b[by_a], by_a
+        del a, b, low_first, rank, deg  # what the wedge batches need is sorted by a
         outdeg = np.bincount(a_s, minlength=n)
         end = np.cumsum(outdeg)
         partners = end[a_s] - np.arange(m) - 1  # later entries in the same out-list
+        del outdeg, end
         cum = np.cumsum(partners)
         start = 0
         while start < m:
@@ -293,6 +295,7 @@ def constraint_scores(g: ig.Graph) -> np.ndarray:
                 n,
             )
             start = stop
+        del keys, eid_of_key, order, a_s, b_s, e_s, by_a, partners, cum
 
     direct_and_indirect = np.concatenate([(p_fwd + t[0::2]) ** 2, (p_bwd + t[1::2]) ** 2])
     owner = np.concatenate([lo, hi])

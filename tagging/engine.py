@@ -138,16 +138,19 @@ def evaluate(catalog: Catalog, features: pd.DataFrame, *, run_id: str) -> pd.Dat
             }
         )
     idx_all = np.concatenate(idx_parts)
-    table = pa.table(
-        {
-            "customer_id": customer_ids.take(pa.array(idx_all)),
-            "tag_id": pa.concat_arrays([pc.cast(t, pa.string()) for t in tag_parts]),
-            "score": pa.array(np.concatenate(score_parts), type=pa.float64()),
-            "reason": pa.concat_arrays([pc.cast(r, pa.string()) for r in reason_parts]),
-            "run_id": pa.repeat(pa.scalar(run_id), idx_all.size),
-        }
-    )
-    return table.to_pandas()
+    del idx_parts
+    columns = {"customer_id": customer_ids.take(pa.array(idx_all))}
+    columns["tag_id"] = pa.concat_arrays([pc.cast(t, pa.string()) for t in tag_parts])
+    del tag_parts
+    columns["score"] = pa.array(np.concatenate(score_parts), type=pa.float64())
+    columns["reason"] = pa.concat_arrays([pc.cast(r, pa.string()) for r in reason_parts])
+    del reason_parts
+    columns["run_id"] = pa.repeat(pa.scalar(run_id), idx_all.size)
+    table = pa.table(columns)
+    del columns
+    # each Arrow column is freed as soon as it is converted: at a million customers the
+    # reasons alone are hundreds of megabytes, and two copies of them set the peak
+    return table.to_pandas(self_destruct=True)
 
 
 def _scores(ev: Evaluator, expr, idx: np.ndarray, *, rule_id: str, bindings=None) -> np.ndarray:

@@ -172,11 +172,11 @@ def derive_features(
     # graph metrics
     _merge_metrics(out, ids, metrics)
 
-    frame = pd.DataFrame(out)
-    order = ["customer_id"] + [c for c in FEATURES if c in frame.columns]
-    frame = frame[order]
-    extra = pd.DataFrame({**cat_cols, **topic_cols}, index=frame.index)
-    return pd.concat([frame, extra], axis=1) if len(extra.columns) else frame
+    # one frame built once, in its final column order, on the arrays made here (no copy
+    # into a consolidated block): selecting and concatenating after would copy every
+    # column twice more
+    order = ["customer_id"] + [c for c in FEATURES if c in out]
+    return pd.DataFrame({c: out[c] for c in order} | cat_cols | topic_cols, copy=False)
 
 
 def _slug(v: object) -> str:

@@ -92,6 +92,7 @@ def analyze(
         "input_counts": res.run.input_counts,
         "stats": res.run.stats,
         "timings_s": res.timings,
+        "peak_rss_mb": res.peak_rss_mb,
     }
     if as_json:
         dump(info)

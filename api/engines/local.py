@@ -10,7 +10,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from api.engines.base import MetricsResult, Progress, Projection, TagsResult, persist_run
 from graph.lineage import PreviousPartition
@@ -87,19 +89,41 @@ def project_graph(store: GraphStore, params: AnalysisParams) -> Projection:
     ConfigError
         The relations lack a column the graph needs, or a parameter is invalid.
     """
-    from graph.build import build_interaction_graph, newest_timestamp
+    from graph.build import build_interaction_graph, newest_timestamp, vertex_ids
 
     ids = store.customer_ids()
-    relations = store.read_table("relations", list(PROJECTION_COLUMNS))
+    select = getattr(store, "select_arrow", None)
+    if select is not None:
+        # the store numbers the relations' ends itself: no string id comes into memory
+        ids = vertex_ids(ids)
+        numbering = pa.table({"customer_id": ids, "ix": np.arange(len(ids), dtype=np.int64)})
+        relations = select(
+            "SELECT s.ix AS src_ix, d.ix AS dst_ix, r.type, r.occurred_at, r.count "
+            "FROM relations r LEFT JOIN _vertex s ON s.customer_id = r.src_id "
+            "LEFT JOIN _vertex d ON d.customer_id = r.dst_id",
+            _vertex=numbering,
+        )
+        del numbering
+    else:
+        relations = store.read_table("relations", list(PROJECTION_COLUMNS))
     if params.as_of is None:
-        params = replace(
-            params,
-            as_of=newest_timestamp(
+        if select is not None:
+            newest = (
+                select(
+                    "SELECT max(t) FROM (SELECT max(occurred_at) AS t FROM relations "
+                    "UNION ALL SELECT max(occurred_at) FROM transactions "
+                    "UNION ALL SELECT max(occurred_at) FROM events)"
+                )
+                .column(0)[0]
+                .as_py()
+            )
+        else:
+            newest = newest_timestamp(
                 relations,
                 store.read_table("transactions", ["occurred_at"]),
                 store.read_table("events", ["occurred_at"]),
-            ),
-        )
+            )
+        params = replace(params, as_of=newest)
     g = build_interaction_graph(
         ids,
         relations,
@@ -128,6 +152,9 @@ class LocalEngine:
         if workers is not None and (isinstance(workers, bool) or workers < 1):
             raise ConfigError(f"workers={workers!r} must be a positive number of processes")
         self.workers = workers
+        #: Peak resident memory (MB) per stage of the last :meth:`metrics` call; not part
+        #: of the result's stats, which describe the run and repeat exactly.
+        self.stage_peaks_mb: dict[str, float | None] = {}
 
     def project(self, store: GraphStore, params: AnalysisParams) -> Projection:
         """:func:`project_graph`, with the previous run's communities to start from."""
@@ -159,21 +186,31 @@ class LocalEngine:
             previous=local.previous,
             workers=self.workers or default_workers(),
         )
+        self.stage_peaks_mb = dict(res.peak_rss_mb)
         return MetricsResult(
             metrics=res.metrics, communities=res.communities, stats=res.stats, lineage=res.lineage
         )
 
     def features(self, store: GraphStore, metrics: pd.DataFrame, *, as_of: Any) -> pd.DataFrame:
-        """Customer, transaction, event and relation features joined with ``metrics``."""
-        from tagging import compute_features
+        """Customer, transaction, event and relation features joined with ``metrics``.
 
+        A store that runs SQL (DuckDB) aggregates its fact tables itself, so they never come
+        into memory whole; any other store hands over just the columns the features read.
+        """
+        from tagging.feature_compute import FEATURE_INPUTS, compute_features, features_from_sql
+
+        when = datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+        select = getattr(store, "select_arrow", None)
+        if select is not None:
+            return features_from_sql(select, metrics, as_of=when)
+        read = {name: store.read_table(name, list(cols)) for name, cols in FEATURE_INPUTS.items()}
         return compute_features(
-            store.read_table("customers"),
-            store.read_table("transactions"),
-            store.read_table("events"),
+            read["customers"],
+            read["transactions"],
+            read["events"],
             metrics,
-            as_of=datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of,
-            relations=store.read_table("relations", ["src_id", "dst_id", "type"]),
+            as_of=when,
+            relations=read["relations"],
         )
 
     def tags(self, features: pd.DataFrame, catalog: Any, *, run_id: str) -> TagsResult:

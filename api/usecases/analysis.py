@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -18,6 +18,7 @@ import pandas as pd
 from api.engines import get_engine
 from api.usecases.runs import new_run_id
 from graph.model import RunInfo
+from graph.parallel import StagePeaks, release_memory
 from graph.store import GraphStore
 
 Progress = Callable[[str, float], None]
@@ -25,8 +26,16 @@ Progress = Callable[[str, float], None]
 
 @dataclass(frozen=True)
 class AnalyzeResult:
+    """The run as stored, seconds per stage and each stage's peak resident memory.
+
+    ``peak_rss_mb`` has the keys of ``timings`` where a stage was measured on its own
+    (``graph.*`` from the engine, ``persist`` for the persist steps together) and ``max``,
+    the run's peak in this process; a value is None where the platform cannot tell.
+    """
+
     run: RunInfo
     timings: dict[str, float]
+    peak_rss_mb: dict[str, float | None] = field(default_factory=dict)
 
 
 def analyze(
@@ -79,6 +88,7 @@ def analyze(
     eng = get_engine(engine, **(engine_options or {}))
     say = progress or (lambda stage, frac: None)
     timings: dict[str, float] = {}
+    peaks = StagePeaks()
     params = AnalysisParams(seed=seed, **(params_overrides or {}))
     catalog = default_catalog()
     if rules_path:
@@ -86,14 +96,22 @@ def analyze(
 
     t = time.perf_counter()
     say("projection", 0.0)
-    projection = eng.project(store, params)
+    with peaks.stage("projection"):
+        projection = eng.project(store, params)
+        release_memory()  # the relations read for the graph
     params = projection.params
     timings["projection"] = time.perf_counter() - t
     say("projection", 1.0)
 
-    result = eng.metrics(projection, progress=lambda stage, frac: say("graph metrics", frac))
-    del projection  # the metrics hold what the rest needs; keep the peak low at 1M
+    with peaks.stage("graph"):
+        result = eng.metrics(projection, progress=lambda stage, frac: say("graph metrics", frac))
+        del projection  # the metrics hold what the rest needs; keep the peak low at 1M
+        release_memory()
     timings.update({f"graph.{k}": v for k, v in result.stats.get("timings", {}).items()})
+    graph_peaks = getattr(eng, "stage_peaks_mb", None) or {}
+    if graph_peaks:  # the engine measured its stages: they replace the one figure
+        peaks.mb.pop("graph")
+        peaks.update({f"graph.{k}": v for k, v in graph_peaks.items()})
 
     now = datetime.now(UTC)
     run = RunInfo(
@@ -108,16 +126,23 @@ def analyze(
     )
     say("tagging", 0.0)
     t = time.perf_counter()
-    features = eng.features(store, result.metrics, as_of=params.as_of)
-    tags = eng.tags(features, catalog, run_id=run.run_id)
-    del features
+    with peaks.stage("tagging"):
+        features = eng.features(store, result.metrics, as_of=params.as_of)
+        release_memory()
+        tags = eng.tags(features, catalog, run_id=run.run_id)
+        del features
+        release_memory()
     timings["tagging"] = time.perf_counter() - t
     say("tagging", 1.0)
 
     say("persist", 0.0)
-    timings.update(eng.persist(store, run, metrics=result, tags=tags))
+    with peaks.stage("persist"):
+        timings.update(eng.persist(store, run, metrics=result, tags=tags))
     say("persist", 1.0)
-    return AnalyzeResult(run=run, timings={k: round(v, 3) for k, v in timings.items()})
+    peaks.mb["max"] = peaks.maximum()
+    return AnalyzeResult(
+        run=run, timings={k: round(v, 3) for k, v in timings.items()}, peak_rss_mb=peaks.mb
+    )
 
 
 def tag_run(

@@ -194,6 +194,29 @@ class DuckDBStore:
         collist = ", ".join(f'"{c}"' for c in cols)
         return self._cur().sql(f"SELECT {collist} FROM {name}").to_arrow_table()
 
+    def select_arrow(self, sql: str, **frames: object) -> pa.Table:
+        """One read-only SELECT over the store's tables, and ``frames`` as views, in Arrow.
+
+        Lets a caller aggregate the fact tables where they live (DuckDB spills to disk and
+        reads only the columns it needs) instead of reading them whole into memory.
+
+        Raises
+        ------
+        StoreError
+            The statement fails; the message names the first line of the statement.
+        """
+        con = self._cur()
+        for name, frame in frames.items():
+            con.register(name, frame)
+        try:
+            return con.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            head = sql.strip().splitlines()[0][:80] if sql.strip() else ""
+            raise StoreError(f"query {head!r} failed: {exc}") from exc
+        finally:
+            for name in frames:
+                con.unregister(name)
+
     # --- store metadata -------------------------------------------------------------------
     def declare_pii_columns(self, columns: Sequence[str]) -> None:
         names = checked_pii_columns(columns)

@@ -1,14 +1,19 @@
-"""Metric families on several processes give the sequential run's exact numbers."""
+"""Metric families on several processes give the sequential run's exact numbers.
+
+Peak memory per task and stage is the kernel's high-water mark, so the tests allocate a
+known block and check that the stage which did shows it.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from graph.analysis import analyze_graph
 from graph.build import build_interaction_graph
 from graph.centrality import betweenness_scores
-from graph.parallel import run_tasks
+from graph.parallel import StagePeaks, run_tasks
 from graph.params import AnalysisParams
 
 
@@ -56,3 +61,40 @@ def test_pagerank_is_bit_identical_call_after_call(graph):
 
     first = pagerank_scores(graph.graph)
     assert all((pagerank_scores(graph.graph) == first).all() for _ in range(20))
+
+
+def _allocate(mb: int) -> int:
+    block = np.ones(mb * 2**20 // 8)  # touched, so resident
+    return int(block.size)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_task_reports_its_own_peak_memory(workers):
+    peaks: dict = {}
+    run_tasks(
+        {"big": lambda: _allocate(300), "small": lambda: _allocate(1)},
+        workers=workers,
+        peaks=peaks,
+    )
+    # the large task's high-water mark shows its 300 MB; the small one's, reset when it
+    # started, does not (the big task ran first in the same process when workers=1)
+    assert peaks["big"] - peaks["small"] > 250
+
+
+def test_stage_peaks_show_the_stage_that_allocated():
+    peaks = StagePeaks()
+    with peaks.stage("big"):
+        _allocate(300)
+    with peaks.stage("small"):
+        _allocate(1)
+    assert peaks.mb["big"] - peaks.mb["small"] > 250
+    assert peaks.maximum() == peaks.mb["big"]
+    peaks.add("small", None)  # an unknown figure keeps the known one
+    assert peaks.mb["small"] is not None
+
+
+def test_analysis_reports_a_peak_per_stage_and_family(graph):
+    res = analyze_graph(graph, AnalysisParams(seed=5, exact_betweenness_max_vertices=500))
+    timed = {k for k in res.stats["timings"] if k != "families_wall"}
+    assert set(res.peak_rss_mb) == timed | {"families"}
+    assert all(v > 50 for v in res.peak_rss_mb.values())

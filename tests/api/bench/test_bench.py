@@ -44,3 +44,23 @@ def test_neo4j_stage_reports_total_rows_and_its_detail(tmp_path):
     assert detail["relations_per_s"] > 0 and detail["projection_s"] > 0
     assert detail["write_back_s"] > 0
     assert _stage_rows(tmp_path, "neo4j")["rows"] == neo["rows"]
+
+
+def test_bench_analyze_shows_each_stage_time_and_peak_memory(tmp_path):
+    console = Console(record=True, width=120)
+    res = run_bench(
+        customers=300,
+        workdir=tmp_path,
+        stages=["generate", "load", "analyze"],
+        networkx=False,
+        console=console,
+    )
+    analyze = {s["stage"]: s for s in res["stages"]}["analyze"]
+    peaks = analyze["detail"]["peak_rss_mb"]
+    assert peaks["tagging"] > 50 and peaks["graph.constraint"] > 50
+    # the stages reset the high-water mark, so the stage's figure is their maximum
+    assert analyze["peak_rss_mb"] >= peaks["max"]
+    text = console.export_text()
+    assert "analyze stages" in text
+    row = next(line for line in text.splitlines() if "graph.betweenness" in line)
+    assert f"{peaks['graph.betweenness']:,.0f}" in row

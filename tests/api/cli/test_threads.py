@@ -46,3 +46,19 @@ def test_threads_refused_for_spark_and_below_one(tmp_path):
         ],
     )
     assert r.exit_code == 2 and "--master local[N]" in r.output
+
+
+def test_analyze_json_reports_each_stage_peak_memory(tmp_path, small_csv_dir):
+    import json
+
+    uri = f"duckdb:///{tmp_path / 'peaks.duckdb'}"
+    with open_store(uri) as st:
+        load_folder(st, small_csv_dir, quarantine_dir=tmp_path / "q")
+    r = CliRunner().invoke(app, ["analyze", "--store", uri, "--json", "--threads", "2"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.output)
+    peaks = info["peak_rss_mb"]
+    for stage in ("projection", "graph.undirected", "graph.betweenness", "tagging", "persist"):
+        assert peaks[stage] > 50, stage
+    assert peaks["max"] == max(v for k, v in peaks.items() if k != "max")
+    assert "peak_rss_mb" not in info["stats"]  # a run's stored facts stay reproducible
