@@ -229,6 +229,7 @@ def create_app(
             def warm_all() -> None:
                 reads.warm()
                 workspace.warm(reads)  # the web workspace's community map and referral trees
+                reads.warm_diff()  # and its run diff page (the two latest runs)
 
             threading.Thread(target=warm_all, name="guanxi-warm", daemon=True).start()
         yield

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from api.usecases.runs import resolve_run
 from graph.model import RunInfo
@@ -128,7 +129,7 @@ def tags_diff(store: GraphStore, run_a: str, run_b: str) -> tuple[pd.DataFrame, 
     from tagging.quality import attribute_changes
 
     a, b = resolve_run(store, run_a), resolve_run(store, run_b)
-    changes, totals = diff_assignments(store.read_tags(run_a), store.read_tags(run_b))
+    changes, totals = diff_assignments(_tag_keys(store, run_a), _tag_keys(store, run_b))
     totals["cause"] = attribute_changes(
         totals,
         a.stats.get("tag_definitions"),
@@ -136,6 +137,15 @@ def tags_diff(store: GraphStore, run_a: str, run_b: str) -> tuple[pd.DataFrame, 
         data_changed=_data_fingerprint(a) != _data_fingerprint(b),
     )
     return changes, totals
+
+
+def _tag_keys(store: GraphStore, run_id: str) -> pa.Table:
+    """A run's (customer_id, tag_id) pairs, streamed: reasons are dropped batch by batch."""
+    keys = ["customer_id", "tag_id"]
+    batches = [b.select(keys) for b in store.scan_tags(run_id)]
+    if not batches:
+        return pa.table({k: pa.array([], pa.string()) for k in keys})
+    return pa.Table.from_batches(batches)
 
 
 def _data_fingerprint(run: RunInfo) -> tuple:

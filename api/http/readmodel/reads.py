@@ -18,7 +18,7 @@ from api.http.readmodel import communities as _communities
 from api.http.readmodel.network import ego_network
 from api.http.readmodel.ranking import influencer_page, page_key
 from api.http.readmodel.refresh import RunRefresher
-from api.http.readmodel.run_cache import Served, position
+from api.http.readmodel.run_cache import LRU, Served, position
 from api.http.readmodel.segments import SegmentReads
 from api.usecases.encoding import json_bytes, records
 from api.usecases.profiles import build_profile, tags_from_frame
@@ -74,6 +74,8 @@ class Reads:
             pii_columns=pii_columns,
         )
         self._segments = SegmentReads(self.refresher)
+        #: (store, run A, run B) -> the tag diff; complete runs never change, so it stays valid
+        self._diffs = LRU(4)
 
     # --- store and runs -------------------------------------------------------------------
     @property
@@ -343,7 +345,7 @@ class Reads:
         ------
         RunNotFound
         """
-        per, totals = usecases.tags_diff(self.store, run_a, run_b)
+        per, totals = self._tag_changes(run_a, run_b)
         data = records(per.iloc[offset : offset + limit])
         return {
             "from_run": run_a,
@@ -355,6 +357,27 @@ class Reads:
             "offset": offset,
             "total": len(per),
         }
+
+    def _tag_changes(self, run_a: str, run_b: str) -> tuple:
+        key = (self.store_uri, run_a, run_b)
+        found = self._diffs.get(key)
+        if found is None:
+            found = usecases.tags_diff(self.store, run_a, run_b)
+            self._diffs.put(key, found)
+        return found
+
+    def warm_diff(self) -> None:
+        """Compare the two latest runs now (start-up), so the run diff page opens at once: at a
+        million customers the comparison reads ~20M assignments and takes seconds.
+
+        Raises
+        ------
+        StoreError
+            The store cannot be read.
+        """
+        runs = self.store.list_runs()
+        if len(runs) >= 2:
+            self._tag_changes(runs[1].run_id, runs[0].run_id)
 
     # --- segments -------------------------------------------------------------------------
     def segment(self, expression: str, *, run_id: str | None, limit: int, offset: int) -> dict:

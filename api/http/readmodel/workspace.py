@@ -263,11 +263,15 @@ class WorkspaceReads:
         shown = set(com["community_id"].astype(str))
         names = cache.community_names
         ties = self.ties(store, serving)
-        links = []
-        for a, b, t in zip(ties["a"], ties["b"], ties["ties"], strict=True):
-            sa, sb = sorted((str(names[a]), str(names[b])))
-            if sa in shown and sb in shown:
-                links.append({"source": sa, "target": sb, "ties": int(t)})
+        label = np.asarray(names, dtype=object).astype(str)
+        is_shown = np.isin(label, list(shown))
+        a, b = ties["a"].to_numpy(), ties["b"].to_numpy()
+        keep_tie = is_shown[a] & is_shown[b]  # ties among the shown communities only
+        la, lb = label[a[keep_tie]], label[b[keep_tie]]
+        links = [
+            {"source": str(min(x, y)), "target": str(max(x, y)), "ties": int(t)}
+            for x, y, t in zip(la, lb, ties["ties"].to_numpy()[keep_tie], strict=True)
+        ]
         keep = ("community_id", "size", "leader_id", "internal_weight", "external_weight")
         nodes = [{k: rec.get(k) for k in keep} for rec in records(com)]
         return {
