@@ -227,9 +227,16 @@ def create_app(
         if warm:
 
             def warm_all() -> None:
-                reads.warm()
-                workspace.warm(reads)  # the web workspace's community map and referral trees
-                reads.warm_diff()  # and its run diff page (the two latest runs)
+                try:
+                    reads.warm()
+                    workspace.warm(reads)  # the web workspace's community map, referral trees
+                    reads.warm_diff()  # and its run diff page (the two latest runs)
+                except Exception:
+                    log.exception("reading ahead failed; the first requests will read instead")
+                finally:
+                    reads.warming = False
+
+            reads.warming = True
 
             threading.Thread(target=warm_all, name="guanxi-warm", daemon=True).start()
         yield

@@ -62,6 +62,12 @@ class HealthPublic(BaseModel):
         description="the run the API answers from; null until its in-memory data is built, "
         "and the previous run while a newer one is being loaded",
     )
+    warming: bool = Field(
+        default=False,
+        description="true while start-up still reads ahead what the first pages need "
+        "(community ties, referral trees, the latest run diff); answers are right meanwhile, "
+        "only slower",
+    )
     version: str
     detail: str | None = Field(default=None, description="why the store is unavailable")
 

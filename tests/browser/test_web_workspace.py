@@ -135,13 +135,20 @@ def server(store_uri, tmp_path_factory) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                health = httpx.get(f"{base}/health", timeout=5)
+                if health.status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             assert proc.poll() is None, proc.stderr.read()
             assert time.monotonic() < deadline, "guanxi serve did not answer in 60 s"
             time.sleep(0.3)
+        # the pages are timed once start-up has read ahead (minutes at a million customers)
+        deadline = time.monotonic() + 900
+        while health.json()["warming"]:
+            assert time.monotonic() < deadline, "guanxi serve still reading ahead after 900 s"
+            time.sleep(0.5)
+            health = httpx.get(f"{base}/health", timeout=5)
         yield base
     finally:
         proc.terminate()

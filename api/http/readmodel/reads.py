@@ -76,6 +76,8 @@ class Reads:
         self._segments = SegmentReads(self.refresher)
         #: (store, run A, run B) -> the tag diff; complete runs never change, so it stays valid
         self._diffs = LRU(4)
+        #: set by the app while its start-up thread reads ahead (`health` reports it)
+        self.warming = False
 
     # --- store and runs -------------------------------------------------------------------
     @property
@@ -140,6 +142,7 @@ class Reads:
             out.update(run_id=run.run_id, run_created_at=run.created_at)
         serving = self.refresher.served
         out["served_run_id"] = serving.run.run_id if serving is not None else None
+        out["warming"] = self.warming
         return out
 
     def runs(self) -> dict:

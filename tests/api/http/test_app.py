@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from api import usecases
 from api.http.app import create_app
 from api.http.auth import KeyRing
 from api.settings import Settings
@@ -327,3 +328,30 @@ def test_pii_columns_setting_reads_a_comma_list(monkeypatch):
     assert Settings().pii_columns == ("email", "attr.passport")
     monkeypatch.delenv("GUANXI_PII_COLUMNS")
     assert Settings().pii_columns == ()
+
+
+def test_start_up_reads_ahead_then_health_says_so(api_store_uri):
+    """`guanxi serve` reads ahead in a thread (ties, referrals, the two latest runs' diff);
+    /health says ``warming`` until it is done, and the diff page is then answered from what
+    it read (the same answer as computing it afresh)."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    settings = Settings(store=api_store_uri, api_keys="admin:admin-key-1")
+    app = create_app(settings, warm=True)
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 120
+        while client.get("/health").json()["warming"]:
+            assert time.monotonic() < deadline, "still warming after 120 s"
+            time.sleep(0.2)
+        reads = app.state.guanxi.reads
+        runs = [r.run_id for r in reads.store.list_runs()]
+        assert (api_store_uri, runs[1], runs[0]) in reads._diffs._d  # read ahead
+        got = client.get(
+            f"/tags/diff?from={runs[1]}&to={runs[0]}&limit=1000",
+            headers={"X-API-Key": "admin-key-1"},
+        ).json()
+        per, totals = usecases.tags_diff(reads.store, runs[1], runs[0])
+        assert got["total"] == len(per) > 0
+        assert [t["tag_id"] for t in got["totals"]] == totals["tag_id"].tolist()
