@@ -75,6 +75,7 @@ class SparkEngine:
         self._good: dict[str, Any] | None = None
         self._quarantine: Any = None
         self._counts: dict[str, dict[str, int]] | None = None
+        self._reasons: dict[str, dict[str, int]] = {}
 
     # ------------------------------------------------------------------ session and input
 
@@ -98,30 +99,55 @@ class SparkEngine:
         return self._spark
 
     def _validated(self) -> dict[str, Any]:
-        """The source's good rows per table (validated once per engine), and the quarantine."""
+        """The source's good rows per table (validated once per engine), and the quarantine.
+
+        As a load into an empty store: rows failing a check are quarantined with their
+        reason, and of the good rows sharing a natural key the first is kept
+        (`relational.first_per_key`); :meth:`validation_report` gives the load report's
+        counts.
+        """
         if self._good is None:
+            from pyspark.sql import functions as F
+
             from api.engines.spark import relational
             from api.engines.spark.input import read_tables
             from api.engines.spark.projection import cut
 
-            tables = read_tables(self.spark, self.source)
-            good, quarantine = relational.validate(self.spark, tables)
             if not self.spark.sparkContext.getCheckpointDir():
                 self.spark.sparkContext.setCheckpointDir(self._checkpoint_dir())
-            self._good = {name: cut(df) for name, df in good.items()}
+            tables = read_tables(self.spark, self.source)
+            good, quarantine = relational.validate(self.spark, tables, rows=True)
             self._quarantine = cut(quarantine)
-            bad = {
-                r["table"]: r["n"]
-                for r in quarantine.groupBy("table")
-                .count()
-                .withColumnRenamed("count", "n")
-                .collect()
-            }
-            self._counts = {
-                name: {"loaded": df.count(), "quarantined": int(bad.get(name, 0))}
-                for name, df in self._good.items()
-            }
+            reasons: dict[str, dict[str, int]] = {}
+            for r in (
+                self._quarantine.groupBy("table", "reason").agg(F.count("*").alias("n")).collect()
+            ):
+                reasons.setdefault(r["table"], {})[r["reason"]] = int(r["n"])
+            self._good, self._counts = {}, {}
+            for name, df in good.items():
+                n_loaded = df.count()  # validation's result is materialised: a cheap count
+                self._good[name] = cut(relational.first_per_key(name, df))
+                bad = sum(reasons.get(name, {}).values())
+                self._counts[name] = {
+                    "read": n_loaded + bad,
+                    "loaded": n_loaded,
+                    "quarantined": bad,
+                    "inserted": self._good[name].count(),
+                    "updated": 0,
+                }
+            self._reasons = {t: dict(sorted(r.items())) for t, r in sorted(reasons.items())}
         return self._good
+
+    def validation_report(self) -> dict[str, Any]:
+        """The load report of this run's input, in the shape of ``guanxi load --json``.
+
+        ``tables``: per table ``read`` (= ``loaded`` + ``quarantined``), ``loaded`` (rows
+        passing validation), ``quarantined``, ``inserted`` (the first row of each natural
+        key: what a load into an empty store inserts) and ``updated`` (0); ``reasons``: per
+        table, quarantined rows per reason code.
+        """
+        self._validated()
+        return {"tables": dict(self._counts or {}), "reasons": dict(self._reasons)}
 
     def _checkpoint_dir(self) -> str:
         """Where stages cut their lineage: ``spark.checkpoint.dir``, else beside the output on
@@ -133,9 +159,9 @@ class SparkEngine:
         return tempfile.mkdtemp(prefix="guanxi-spark-ckpt-")
 
     def input_counts(self, store: GraphStore) -> dict[str, Any]:
-        """Rows per table of this run's input (validated good rows and quarantined ones)."""
+        """Rows per table of this run's input as a load stores them (first row per key)."""
         self._validated()
-        return {name: c["loaded"] for name, c in (self._counts or {}).items()}
+        return {name: c["inserted"] for name, c in (self._counts or {}).items()}
 
     # ------------------------------------------------------------------ stages
 
@@ -163,13 +189,15 @@ class SparkEngine:
         """GraphX, Spark SQL and (within the driver budget) igraph metrics; see ``metrics.py``."""
         from api.engines.spark.metrics import spark_metrics
 
-        return spark_metrics(
+        result = spark_metrics(
             self.spark,
             projection.graph,
             projection.params,
             driver_budget_mb=self.driver_budget_mb,
             progress=progress,
         )
+        # the run record keeps the load report of its input (the store held no load of it)
+        return replace(result, stats={**result.stats, "validation": self.validation_report()})
 
     def features(self, store: GraphStore, metrics: Any, *, as_of: Any) -> Any:
         """The rules' features in Spark SQL (``relational.features``) from the source's tables."""

@@ -23,12 +23,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from graph.model import SCHEMAS
+from api.engines.spark.projection import cut
+from graph.model import NATURAL_KEYS, SCHEMAS
 from loaders.validate import QUARANTINE_SCHEMA, quarantine_records, validation_sql
 from tagging.feature_sql import DISTINCT_INPUTS, feature_sql
 from tagging.rule_sql import FORMAT_FUNCTIONS, compile_catalog
 
-__all__ = ["features", "number_rows", "tags", "validate"]
+__all__ = ["features", "first_per_key", "number_rows", "tags", "validate"]
 
 #: Validation order: customers first, since the other tables must name known customers.
 TABLES: tuple[str, ...] = ("customers", "relations", "transactions", "events")
@@ -91,7 +92,9 @@ def _quarantine_struct() -> str:
     return ", ".join(f"`{f.name}` {types[f.type]}" for f in QUARANTINE_SCHEMA)
 
 
-def validate(spark: Any, tables: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+def validate(
+    spark: Any, tables: dict[str, Any], *, rows: bool = False
+) -> tuple[dict[str, Any], Any]:
     """Typed good rows per table and the quarantine, with the local loader's checks.
 
     Parameters
@@ -101,6 +104,8 @@ def validate(spark: Any, tables: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     tables
         Text columns per table name, with ``_file`` and ``_row`` (see `number_rows`); a
         table without them is numbered here, which is only right for a plain file scan.
+    rows
+        Keep ``_file`` and ``_row`` on the good rows (for `first_per_key`).
 
     Returns
     -------
@@ -135,10 +140,12 @@ def validate(spark: Any, tables: dict[str, Any]) -> tuple[dict[str, Any], Any]:
             source=_view(spark, raw, name),
             known=known_view,
         )
-        judged = spark.sql(gen.sql)
+        # computed once: the good rows, the quarantine and the next tables' known ids read it
+        judged = cut(spark.sql(gen.sql))
         schema = SCHEMAS[name]
         good[name] = judged.where("_check IS NULL").select(
-            *[F.col(f"`{f.name}`").cast(_spark_type(f.type)).alias(f.name) for f in schema]
+            *[F.col(f"`{f.name}`").cast(_spark_type(f.type)).alias(f.name) for f in schema],
+            *([F.col("_file"), F.col("_row")] if rows else []),
         )
         checks = gen.checks
 
@@ -160,6 +167,25 @@ def validate(spark: Any, tables: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     else:
         quarantine = spark.createDataFrame([], _quarantine_struct())
     return good, quarantine
+
+
+def first_per_key(name: str, good: Any) -> Any:
+    """The first good row (by file name, then row) of each natural key, as a load keeps it.
+
+    The local load validates every row and then upserts: of the rows sharing a key
+    (`graph.model.NATURAL_KEYS`, nulls equal) the first is inserted and the rest are counted
+    as loaded but not inserted. ``good`` carries ``_file`` and ``_row`` (`validate` with
+    ``rows=True``); the result drops them. One shuffle by the key, on the executors.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    first = Window.partitionBy(*NATURAL_KEYS[name]).orderBy("_file", "_row")
+    return (
+        good.withColumn("_nth", F.row_number().over(first))
+        .where("_nth = 1")
+        .select(*SCHEMAS[name].names)
+    )
 
 
 def _spark_type(dtype: pa.DataType) -> str:
