@@ -7,6 +7,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graph.arrays import member, unique
+
 KEYS = ["customer_id", "tag_id"]
 
 
@@ -22,20 +24,6 @@ def _codes(a: pa.ChunkedArray, b: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarr
     both = pc.dictionary_encode(pa.chunked_array(a.chunks + b.chunks, pa.string()).combine_chunks())
     codes = both.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return codes[: len(a)], codes[len(a) :], both.dictionary
-
-
-def _sorted_set(keys: np.ndarray) -> np.ndarray:
-    """Sorted distinct values (numpy 2's hash-based ``unique`` is far slower at 10M)."""
-    keys = np.sort(keys)
-    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if keys.size else keys
-
-
-def _member(x: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
-    """Whether each value of ``x`` is in ``sorted_set``."""
-    if sorted_set.size == 0:
-        return np.zeros(x.size, dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_set, x), sorted_set.size - 1)
-    return sorted_set[at] == x
 
 
 def diff_assignments(
@@ -74,9 +62,9 @@ def diff_assignments(
     cust_a, cust_b, customers = _codes(left.column("customer_id"), right.column("customer_id"))
     tag_a, tag_b, tags = _codes(left.column("tag_id"), right.column("tag_id"))
     width = max(len(tags), 1)
-    key_a, key_b = _sorted_set(cust_a * width + tag_a), _sorted_set(cust_b * width + tag_b)
-    gained = key_b[~_member(key_b, key_a)]
-    lost = key_a[~_member(key_a, key_b)]
+    key_a, key_b = unique(cust_a * width + tag_a), unique(cust_b * width + tag_b)
+    gained = key_b[~member(key_b, key_a)]
+    lost = key_a[~member(key_a, key_b)]
     keys = np.concatenate([gained, lost])
     changed = pa.table(
         {

@@ -19,7 +19,14 @@ CONTRACTS = {
     ]
 }
 #: graph modules that are neither an algorithm family nor part of the store layer
-FOUNDATION = {"graph.errors", "graph.failpoints", "graph.model", "graph.params", "graph.ranking"}
+FOUNDATION = {
+    "graph.arrays",
+    "graph.errors",
+    "graph.failpoints",
+    "graph.model",
+    "graph.params",
+    "graph.ranking",
+}
 
 
 def _graph_modules() -> set[str]:

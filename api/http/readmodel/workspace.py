@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from api.http.readmodel.run_cache import Served, position
 from api.usecases.encoding import records
+from graph.arrays import unique
 from graph.errors import CustomerNotFound
 from graph.store import GraphStore
 
@@ -66,7 +67,7 @@ def cross_community_ties(
     lo = np.minimum(src[keep], dst[keep])
     hi = np.maximum(src[keep], dst[keep])
     n = max(len(community_codes), 1)
-    pairs = np.unique(lo * n + hi)
+    pairs = unique(lo * n + hi)
     a = community_codes[pairs // n]
     b = community_codes[pairs % n]
     ca, cb = np.minimum(a, b), np.maximum(a, b)
