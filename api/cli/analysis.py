@@ -106,16 +106,22 @@ def analyze(
     out.print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in res.timings.items()))
 
 
-def _spark_options(
-    source: str | None, master: str, conf: list[str], out_dir: str | None, settings
-) -> dict:
-    """The spark engine's options from the command line and the settings."""
+def parse_conf(items: list[str]) -> dict[str, str]:
+    """``--conf k=v`` values as a dict (Spark settings passed through)."""
     pairs = {}
-    for item in conf:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise typer.BadParameter(f"--conf {item!r} must look like key=value")
         pairs[key.strip()] = value
+    return pairs
+
+
+def _spark_options(
+    source: str | None, master: str, conf: list[str], out_dir: str | None, settings
+) -> dict:
+    """The spark engine's options from the command line and the settings."""
+    pairs = parse_conf(conf)
     if not source:
         raise typer.BadParameter("--engine spark needs --input SRC")
     return {

@@ -32,9 +32,26 @@ def bench(
     store: Annotated[
         str | None, typer.Option("--store", help="With --peer gds: a running Neo4j with GDS.")
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="'local' (the stages above) or 'spark' (the spark engine's).")
+    ] = "local",
+    master: Annotated[
+        str, typer.Option(help="With --engine spark: the master (local[N], yarn, ...).")
+    ] = "local[*]",
+    conf: Annotated[
+        list[str] | None,
+        typer.Option("--conf", help="With --engine spark: a Spark setting k=v (repeatable)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Time each stage (wall time, rows/s, peak RSS); print a table and write JSON."""
+    if engine == "spark":
+        _spark_bench(customers, workdir, master, conf or [], json_out, as_json)
+        return
+    if engine != "local":
+        raise typer.BadParameter("--engine takes 'local' or 'spark'")
+    if conf or master != "local[*]":
+        raise typer.BadParameter("--master and --conf are for --engine spark")
     if peer is not None:
         if peer != "gds":
             raise typer.BadParameter("--peer takes 'gds'")
@@ -81,6 +98,46 @@ def bench(
             f"{s['peak_tree_mb']:,.0f}",
         )
     out.print(t)
+    out.print(f"JSON: {path}")
+
+
+def _spark_bench(
+    customers: int, workdir: Path, master: str, conf: list[str], json_out, as_json: bool
+) -> None:
+    """The spark engine's stages (`api.bench.spark_stages`): a table and a JSON file."""
+    from api.bench.spark_stages import run_spark_bench
+    from api.cli.analysis import parse_conf
+
+    pairs = parse_conf(conf)
+    with errors():
+        result = run_spark_bench(
+            customers=customers, workdir=workdir, master=master, conf=pairs, console=err
+        )
+    safe = master.replace("[", "").replace("]", "").replace("*", "all").replace("/", "_")
+    path = _write(result, json_out or workdir / f"bench-spark-{safe}-{customers}.json")
+    if as_json:
+        dump(result)
+        return
+    t = Table(title=f"guanxi bench --engine spark, {customers:,} customers, {master}")
+    cols = ("stage", "s", "rows", "rows/s", "driver RSS MB", "JVM RSS MB", "JVM heap peak MB")
+    for c in cols:
+        t.add_column(c, justify="right" if c != "stage" else "left")
+    for s in result["stages"]:
+        t.add_row(
+            s["stage"],
+            f"{s['stage_s']:.2f}",
+            f"{s['rows']:,}",
+            f"{s['rows_per_s']:,.0f}",
+            f"{s['peak_rss_mb']:,.0f}",
+            "" if s.get("jvm_rss_mb") is None else f"{s['jvm_rss_mb']:,.0f}",
+            "" if s.get("jvm_heap_peak_mb") is None else f"{s['jvm_heap_peak_mb']:,.0f}",
+        )
+    out.print(t)
+    graph = next((s for s in result["stages"] if s["stage"] == "graph"), None)
+    if graph and (graph.get("detail") or {}).get("timings_s"):
+        out.print("graph stages: " + ", ".join(
+            f"{k} {v:.1f}s" for k, v in graph["detail"]["timings_s"].items()
+        ))  # fmt: skip
     out.print(f"JSON: {path}")
 
 
