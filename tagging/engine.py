@@ -23,6 +23,9 @@ from tagging.rules import Catalog, TagFamily, TagRule
 ASSIGNMENT_COLUMNS: tuple[str, ...] = ("customer_id", "tag_id", "score", "reason", "run_id")
 LABELS: dict[str, str] = {name: f.label for name, f in FEATURES.items()}
 
+#: The string type of the assignment columns: pandas keeps its string columns in it.
+_BIG = pa.large_string()
+
 
 @dataclass
 class _Hit:
@@ -114,18 +117,19 @@ def evaluate(catalog: Catalog, features: pd.DataFrame, *, run_id: str) -> pd.Dat
                 note = f"no other {tag.group} rule matched (fallback)"
                 reasons = pc.if_else(pa.array(fb), pa.scalar(note), reasons)
         idx_parts.append(idx)
-        tag_parts.append(pa.repeat(pa.scalar(tag.id), idx.size))
+        tag_parts.append(pa.repeat(pa.scalar(tag.id, _BIG), idx.size))
         score_parts.append(_scores(ev, tag.score, idx, rule_id=tag.id))
-        reason_parts.append(reasons)
+        reason_parts.append(pc.cast(reasons, _BIG))
+        h.facts = []  # rendered: the facts' value arrays are not needed again
 
     for fam in catalog.families:
         if not fam.enabled:
             continue
         for idx, tag_ids, scores, reasons in _family(ev, fam, features.columns):
             idx_parts.append(idx)
-            tag_parts.append(tag_ids)
+            tag_parts.append(pc.cast(tag_ids, _BIG))
             score_parts.append(scores)
-            reason_parts.append(reasons)
+            reason_parts.append(pc.cast(reasons, _BIG))
 
     if not idx_parts:
         return pd.DataFrame(
@@ -137,20 +141,21 @@ def evaluate(catalog: Catalog, features: pd.DataFrame, *, run_id: str) -> pd.Dat
                 "run_id": pd.Series([], dtype="str"),
             }
         )
-    idx_all = np.concatenate(idx_parts)
-    del idx_parts
-    columns = {"customer_id": customer_ids.take(pa.array(idx_all))}
-    columns["tag_id"] = pa.concat_arrays([pc.cast(t, pa.string()) for t in tag_parts])
-    del tag_parts
-    columns["score"] = pa.array(np.concatenate(score_parts), type=pa.float64())
-    columns["reason"] = pa.concat_arrays([pc.cast(r, pa.string()) for r in reason_parts])
-    del reason_parts
-    columns["run_id"] = pa.repeat(pa.scalar(run_id), idx_all.size)
-    table = pa.table(columns)
-    del columns
-    # each Arrow column is freed as soon as it is converted: at a million customers the
-    # reasons alone are hundreds of megabytes, and two copies of them set the peak
-    return table.to_pandas(self_destruct=True)
+    # Columns as chunks (one per tag) of large strings, the layout pandas' string columns
+    # keep: the frame then wraps these buffers instead of concatenating and converting
+    # them (at a million customers the reasons alone are hundreds of megabytes).
+    ids = customer_ids.cast(_BIG)
+    columns = {
+        "customer_id": pa.chunked_array([ids.take(pa.array(i)) for i in idx_parts], type=_BIG),
+        "tag_id": pa.chunked_array(tag_parts, type=_BIG),
+        "score": pa.array(np.concatenate(score_parts), type=pa.float64()),
+        "reason": pa.chunked_array(reason_parts, type=_BIG),
+        "run_id": pa.chunked_array(
+            [pa.repeat(pa.scalar(run_id, _BIG), i.size) for i in idx_parts], type=_BIG
+        ),
+    }
+    del idx_parts, tag_parts, reason_parts
+    return pa.table(columns).to_pandas()
 
 
 def _scores(ev: Evaluator, expr, idx: np.ndarray, *, rule_id: str, bindings=None) -> np.ndarray:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
@@ -22,6 +23,12 @@ from graph.parallel import StagePeaks, release_memory
 from graph.store import GraphStore
 
 Progress = Callable[[str, float], None]
+
+#: DuckDB's own memory budget while a DuckDB store is analysed: the run holds the graph,
+#: the metrics, the feature table and the assignments itself, and beyond this DuckDB
+#: spills its sorts, joins and aggregates (feature aggregation, the sorted tag write) to
+#: disk instead of growing beside them.
+DUCKDB_MEMORY_BUDGET = "1GB"
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,6 @@ def analyze(
     """
     from graph.params import AnalysisParams
     from tagging import default_catalog, load_rules, merge_catalogs
-    from tagging.quality import definition_fingerprints
 
     eng = get_engine(engine, **(engine_options or {}))
     say = progress or (lambda stage, frac: None)
@@ -93,6 +99,27 @@ def analyze(
     catalog = default_catalog()
     if rules_path:
         catalog = merge_catalogs(catalog, load_rules(rules_path))  # fails before any write
+
+    limit = getattr(store, "limit_memory", None)
+    before = limit(DUCKDB_MEMORY_BUDGET) if limit else None
+    try:
+        return _stages(eng, store, params, catalog, say, timings, peaks)
+    finally:
+        if limit and before:
+            limit(before)
+
+
+def _stages(
+    eng: Any,
+    store: GraphStore,
+    params: Any,
+    catalog: Any,
+    say: Progress,
+    timings: dict[str, float],
+    peaks: StagePeaks,
+) -> AnalyzeResult:
+    """The stages of :func:`analyze`, timed into ``timings`` and measured into ``peaks``."""
+    from tagging.quality import definition_fingerprints
 
     t = time.perf_counter()
     say("projection", 0.0)

@@ -194,6 +194,18 @@ class DuckDBStore:
         collist = ", ".join(f'"{c}"' for c in cols)
         return self._cur().sql(f"SELECT {collist} FROM {name}").to_arrow_table()
 
+    def limit_memory(self, limit: str) -> str:
+        """Set DuckDB's memory budget (e.g. ``"1GB"``) for this store; returns the previous one.
+
+        Beyond the budget DuckDB spills sorts, joins and aggregates to its temporary
+        directory instead of growing, so a caller that holds large frames of its own
+        (analyze) keeps the process's peak bounded.
+        """
+        con = self._cur()
+        previous = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        con.execute("SET memory_limit = ?", [limit])
+        return str(previous)
+
     def select_arrow(self, sql: str, **frames: object) -> pa.Table:
         """One read-only SELECT over the store's tables, and ``frames`` as views, in Arrow.
 
@@ -287,13 +299,18 @@ class DuckDBStore:
     def write_tags(self, run_id: str, assignments: pd.DataFrame, catalog: pd.DataFrame) -> None:
         """Replace a run's tag assignments and catalog in one transaction."""
         con = self._cur()
-        a = assignments[["customer_id", "tag_id", "score", "reason"]].assign(run_id=run_id)
+        # the run id is added in SQL: a column of it beside millions of rows costs memory
+        a = assignments[["customer_id", "tag_id", "score", "reason"]]
         cat = catalog[["tag_id", "name_zh", "name_en", "category", "rule"]].assign(run_id=run_id)
         with self._transaction(f"writing tags of run {run_id}", _a=a, _cat=cat):
             con.execute("DELETE FROM tag_assignments WHERE run_id = ?", [run_id])
             con.execute("DELETE FROM tag_catalog WHERE run_id = ?", [run_id])
             # stored in customer order: a profile lookup then touches one row group (zonemaps)
-            con.execute("INSERT INTO tag_assignments BY NAME SELECT * FROM _a ORDER BY customer_id")
+            con.execute(
+                "INSERT INTO tag_assignments BY NAME SELECT *, ?::VARCHAR AS run_id FROM _a "
+                "ORDER BY customer_id",
+                [run_id],
+            )
             failpoint("analyze.tags.batch")
             con.execute(
                 "INSERT INTO tag_catalog BY NAME SELECT k.*, coalesce(n.customers, 0) AS customers "
