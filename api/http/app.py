@@ -230,6 +230,7 @@ def create_app(
                 try:
                     reads.warm()
                     workspace.warm(reads)  # the web workspace's community map, referral trees
+                    reads.warm_neighbours()  # ego networks from memory
                     reads.warm_diff()  # and its run diff page (the two latest runs)
                 except Exception:
                     log.exception("reading ahead failed; the first requests will read instead")

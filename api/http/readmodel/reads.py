@@ -11,10 +11,12 @@ and in the store.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 
 from api import usecases
 from api.http.readmodel import communities as _communities
+from api.http.readmodel.neighbours import NeighbourIndex
 from api.http.readmodel.network import ego_network
 from api.http.readmodel.ranking import influencer_page, page_key
 from api.http.readmodel.refresh import RunRefresher
@@ -78,6 +80,10 @@ class Reads:
         self._diffs = LRU(4)
         #: set by the app while its start-up thread reads ahead (`health` reports it)
         self.warming = False
+        #: (store, run) -> the run's relations in memory, for ego networks
+        self._neighbours: tuple[tuple[str, str], NeighbourIndex] | None = None
+        self._neighbours_lock = threading.Lock()
+        self._neighbours_building = False
 
     # --- store and runs -------------------------------------------------------------------
     @property
@@ -299,7 +305,55 @@ class Reads:
             hops=hops,
             limit=limit,
             run_id=run.run_id if run else None,
+            neighbours=self._neighbour_index(),
         )
+
+    def warm_neighbours(self) -> None:
+        """Read the relations of the served run into memory now (start-up, or a new run).
+
+        Raises
+        ------
+        StoreError
+            The store cannot be read.
+        """
+        serving = self.refresher.current()
+        if serving is None:
+            return
+        key = (self.store_uri, serving.run.run_id)
+        with self._neighbours_lock:
+            if self._neighbours is not None and self._neighbours[0] == key:
+                return
+        rel = self.store.read_table("relations", ["src_id", "dst_id", "type", "count"])
+        index = NeighbourIndex.from_relations(rel)
+        del rel
+        with self._neighbours_lock:
+            self._neighbours = (key, index)
+
+    def _neighbour_index(self) -> NeighbourIndex | None:
+        """The in-memory relations if they are those of the served run; otherwise None, and
+        they are read in the background (never on the request path)."""
+        serving = self.refresher.served
+        if serving is None:
+            return None
+        key = (self.store_uri, serving.run.run_id)
+        with self._neighbours_lock:
+            if self._neighbours is not None and self._neighbours[0] == key:
+                return self._neighbours[1]
+            if self._neighbours_building:
+                return None
+            self._neighbours_building = True
+
+        def build() -> None:
+            try:
+                self.warm_neighbours()
+            except Exception:
+                log.exception("reading the relations into memory failed; the store answers")
+            finally:
+                with self._neighbours_lock:
+                    self._neighbours_building = False
+
+        threading.Thread(target=build, name="guanxi-neighbours", daemon=True).start()
+        return None
 
     # --- communities and tags -------------------------------------------------------------
     def communities(self, *, limit: int, offset: int) -> dict:

@@ -348,6 +348,7 @@ def test_start_up_reads_ahead_then_health_says_so(api_store_uri):
         reads = app.state.guanxi.reads
         runs = [r.run_id for r in reads.store.list_runs()]
         assert (api_store_uri, runs[1], runs[0]) in reads._diffs._d  # read ahead
+        assert reads._neighbour_index() is not None  # ego networks from memory
         got = client.get(
             f"/tags/diff?from={runs[1]}&to={runs[0]}&limit=1000",
             headers={"X-API-Key": "admin-key-1"},
