@@ -118,10 +118,13 @@ class Reads:
         return self.refresher.run(run_id)
 
     def warm(self) -> None:
-        """Build the current run's serving data and its first influencer page (start-up)."""
+        """Build the current run's serving data, its first influencer page and the tag
+        composition of its communities (start-up)."""
         try:
-            if self.refresher.current() is not None:
+            serving = self.refresher.current()
+            if serving is not None:
                 self.influencers_json(limit=20)
+                _communities.composition(self.store, serving.cache)
         except Exception:
             log.exception("warming the API caches failed; the first request will retry")
 
