@@ -76,12 +76,12 @@ def _from_memory(index, store, cid, hops, limit):
 def _customers(store) -> list[str]:
     ids = store.read_table("customers", ["customer_id"]).column("customer_id").to_pylist()
     rng = np.random.default_rng(2)
-    picked = list(rng.choice(ids, 40, replace=False))
+    picked = list(rng.choice(ids, 12, replace=False))
     return sorted(set(picked) | set(EXTRA_CUSTOMERS[:-1]) | set(ids[:4]))
 
 
 @pytest.mark.parametrize("hops", [1, 2])
-@pytest.mark.parametrize("limit", [1, 3, 25, 400])
+@pytest.mark.parametrize("limit", [1, 25, 400])
 def test_same_network_as_the_store(store, index, hops, limit):
     for cid in _customers(store):
         want = store.ego_network(cid, hops=hops, limit=limit)
