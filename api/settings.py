@@ -27,7 +27,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graph.errors import ConfigError
 from graph.store import DEFAULT_STORE_URI, Neo4jOptions
-from graph.store.options import DEFAULT_BATCH_SIZE, DEFAULT_HISTORY_RUNS, DEFAULT_READ_CHUNK
+from graph.store.options import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_GRAPH_TAGS,
+    DEFAULT_HISTORY_RUNS,
+    DEFAULT_READ_CHUNK,
+)
 
 __all__ = [
     "ROLES",
@@ -46,6 +51,15 @@ _PLACEHOLDER_PASSWORDS = ("", "neo4j", "password", "changeme")
 # Blank variables count as unset, as `os.environ.get(...) or default` did before: an
 # ``export NEO4J_DATABASE=`` left in a shell profile must not become a database named "".
 _CONFIG = {"env_file": ".env", "extra": "ignore", "env_ignore_empty": True}
+
+
+def _comma_list(v: object) -> object:
+    """``a, b`` from the environment, or a list in code: stripped names, blanks dropped."""
+    if isinstance(v, str):
+        v = v.split(",")
+    if isinstance(v, list | tuple):
+        return tuple(str(c).strip() for c in v if str(c).strip())
+    return v
 
 
 class Neo4jSettings(BaseSettings):
@@ -76,6 +90,22 @@ class Neo4jSettings(BaseSettings):
     )
     heap: str = Field(default="2g", validation_alias="GUANXI_NEO4J_HEAP")
     pagecache: str = Field(default="512m", validation_alias="GUANXI_NEO4J_PAGECACHE")
+    facts: Path | None = Field(
+        default=None,
+        validation_alias="GUANXI_NEO4J_FACTS",
+        description="DuckDB file of transactions, events and tag assignments beside the graph "
+        "(default: guanxi/facts.duckdb in the server's data directory)",
+    )
+    graph_tags: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_GRAPH_TAGS,
+        validation_alias="GUANXI_NEO4J_GRAPH_TAGS",
+        description="tag categories written as HAS_TAG relationships (every tag: c.tags)",
+    )
+
+    @field_validator("graph_tags", mode="before")
+    @classmethod
+    def _split_categories(cls, v: object) -> object:
+        return _comma_list(v)
 
     def password_value(self) -> str | None:
         """The password in clear, for the driver; None when unset."""
@@ -90,6 +120,8 @@ class Neo4jSettings(BaseSettings):
             batch_size=self.batch_size,
             history_runs=self.history_runs,
             read_chunk=self.read_chunk,
+            facts=None if self.facts is None else str(self.facts),
+            graph_tags=self.graph_tags,
         )
 
 
@@ -159,12 +191,7 @@ class Settings(BaseSettings):
     @field_validator("pii_columns", mode="before")
     @classmethod
     def _split_columns(cls, v: object) -> object:
-        """``a, b`` from the environment, or a list in code: stripped names, blanks dropped."""
-        if isinstance(v, str):
-            v = v.split(",")
-        if isinstance(v, list | tuple):
-            return tuple(str(c).strip() for c in v if str(c).strip())
-        return v
+        return _comma_list(v)
 
     @model_validator(mode="after")
     def _prod_needs_password(self) -> Settings:

@@ -69,6 +69,56 @@ def write_import_data(folder: Path, *, customers: int = CUSTOMERS, seed: int = 1
     return folder
 
 
+def split_delta(data, *, fraction: float = 0.01, seed: int = 0) -> tuple:
+    """(base, delta, combined) of a generated dataset, for a daily delta after a bulk import.
+
+    ``combined`` is `data` with the changed customers' new values; ``base`` lacks the new
+    customers (half of ``fraction`` of them, with their transactions, events and relations)
+    and ``fraction`` of the other relations; ``delta`` holds exactly what ``base`` lacks and
+    the changed customers (the other half, ``aum`` raised by 1) with their new values. So
+    ``base`` then ``delta`` loaded is ``combined``, the ground truth the test compares with.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from loaders.generate import GeneratedData
+
+    rng = np.random.default_rng(seed)
+    customers = data.customers
+    ids = customers.column("customer_id")
+    k = max(2, int(len(ids) * fraction))
+    pick = rng.choice(len(ids), size=k, replace=False)
+    new = pc.take(ids, pa.array(pick[: k // 2]))
+    changed = pc.is_in(ids, value_set=pc.take(ids, pa.array(pick[k // 2 :])))
+    aum = pc.if_else(changed, pc.add(customers.column("aum"), 1.0), customers.column("aum"))
+    combined_customers = customers.set_column(customers.schema.get_field_index("aum"), "aum", aum)
+    is_new = pc.is_in(ids, value_set=new)
+    rel = data.relations
+    moved = pc.or_(
+        pc.or_(pc.is_in(rel["src_id"], value_set=new), pc.is_in(rel["dst_id"], value_set=new)),
+        pa.array(rng.random(rel.num_rows) < fraction),
+    )
+
+    def split(table: pa.Table) -> tuple[pa.Table, pa.Table]:
+        mine = pc.is_in(table["customer_id"], value_set=new)
+        return table.filter(pc.invert(mine)), table.filter(mine)
+
+    tx, ev = split(data.transactions), split(data.events)
+    base = GeneratedData(
+        customers.filter(pc.invert(is_new)), rel.filter(pc.invert(moved)), tx[0], ev[0], data.truth
+    )
+    delta = GeneratedData(
+        combined_customers.filter(pc.or_(is_new, changed)),
+        rel.filter(moved),
+        tx[1],
+        ev[1],
+        data.truth,
+    )
+    combined = GeneratedData(combined_customers, rel, data.transactions, data.events, data.truth)
+    return base, delta, combined
+
+
 @pytest.fixture(scope="session")
 def import_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """The import tests' own running local server: ``start``'s info (``dir`` included)."""

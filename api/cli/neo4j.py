@@ -178,6 +178,9 @@ def _print_import(report) -> None:
         t.add_row(name, *[f"{x:,}" for x in (c.read, c.loaded, c.quarantined)])
     out.print(t)
     out.print(f"Neo4j: {report.customers:,} customers, {report.relations:,} relations")
+    if report.facts:
+        facts = ", ".join(f"{v:,} {k}" for k, v in report.facts.items())
+        out.print(f"beside the graph (facts file): {facts}")
     if report.run_id:
         out.print(f"run {report.run_id} imported with its metrics, communities and tags")
     for name, path in report.load.quarantine_files.items():

@@ -9,7 +9,10 @@ driver load, so every reader of the Neo4j store sees the same data either way.
 For the local server (``--dir``) the import runs here: stop, ``neo4j-admin database import
 full`` with overwrite, start, and the store's own schema statements (constraints, indexes)
 when it opens. For a server guanxi does not run (a Bolt URI) the files are written and the
-exact ``neo4j-admin`` command is returned for its operator.
+exact ``neo4j-admin`` command is returned for its operator. Transactions, events and the
+run's tag assignments are not in the graph (`graph.store.neo4j.facts`): the import writes
+them into a facts file, moved to the store's facts location once Neo4j is back (for a user's
+server, a note says where to move it).
 
 With ``with_results`` a run is imported in the same pass (ready for Browser in one step):
 for a folder, the run ``guanxi analyze`` makes on the validated tables in the temporary
@@ -71,6 +74,7 @@ class ImportReport:
     command: str | None = None
     run_id: str | None = None
     notes: list[str] = field(default_factory=list)
+    facts: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -86,6 +90,7 @@ class ImportReport:
             "relations": self.relations,
             "nodes": self.nodes,
             "relationships": self.relationships,
+            "facts": self.facts,
             "rows": self.rows,
             "seconds": round(self.seconds, 2),
             "import_seconds": None
@@ -221,7 +226,12 @@ def import_into_neo4j(
                 run_id = results.run.run_id
             say("export", str(files_dir))
             files = import_files.write_import_files(
-                source, files_dir, pii_columns=extra, results=results, progress=say
+                source,
+                files_dir,
+                pii_columns=extra,
+                results=results,
+                graph_tags=s.neo4j.graph_tags,
+                progress=say,
             )
 
     database = s.neo4j.database or import_files.DEFAULT_DATABASE
@@ -234,6 +244,7 @@ def import_into_neo4j(
         import_seconds = done.import_seconds
         say("schema", "constraints and indexes")
         with open_store(uri, neo4j=options) as st:  # the store's own schema statements
+            _install_facts(files, st.facts)
             if results is not None:
                 say("lineage", f"run {run_id}")
                 # the importer drops empty lists, which lineage rows hold: the driver writes
@@ -244,6 +255,10 @@ def import_into_neo4j(
         customers, relations = counts["customers"], counts["relations"]
     else:
         command = importer.admin_command(files, database=database)
+        notes.append(
+            f"after the import, move {files.facts} to the store's facts file: "
+            "GUANXI_NEO4J_FACTS, else guanxi/facts.duckdb in the server's data directory"
+        )
         if results is not None:
             notes.append(
                 f"run {run_id}'s community lineage is not in the files (the importer drops "
@@ -258,6 +273,7 @@ def import_into_neo4j(
         relations=relations,
         nodes=dict(files.node_counts),
         relationships=dict(files.relationship_counts),
+        facts=dict(files.fact_counts),
         files=str(files_dir),
         seconds=time.monotonic() - began,
         stage_seconds=say.stop(),
@@ -266,6 +282,13 @@ def import_into_neo4j(
         run_id=run_id,
         notes=notes,
     )
+
+
+def _install_facts(files, facts) -> None:
+    """Put the import's facts file where the store reads it, replacing the old one whole."""
+    facts.clear()
+    facts.path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(files.facts, facts.path)
 
 
 def _analyze(store, *, settings: Settings, progress: Progress) -> None:

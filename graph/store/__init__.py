@@ -79,6 +79,8 @@ def open_store(
             batch_size=opts.batch_size,
             history_runs=opts.history_runs,
             read_chunk=opts.read_chunk,
+            facts=opts.facts,
+            graph_tags=opts.graph_tags,
         )
     if uri.startswith("duckdb://") or uri.endswith(".duckdb"):
         from graph.store.duckdb_store import DuckDBStore

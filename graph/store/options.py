@@ -11,6 +11,8 @@ from dataclasses import dataclass
 DEFAULT_BATCH_SIZE = 20_000
 DEFAULT_HISTORY_RUNS = 3
 DEFAULT_READ_CHUNK = 10_000
+#: Tag categories the Neo4j store writes as ``HAS_TAG`` relationships (all tags: ``c.tags``).
+DEFAULT_GRAPH_TAGS = ("social", "risk")
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,11 @@ class Neo4jOptions:
     history_runs
         Complete runs whose tags are kept in the graph (older ones are pruned).
     read_chunk
-        Customers per chunk of a table read (about ten times as many relations or events).
+        Customers per chunk of a table read (about ten times as many relations).
+    facts
+        The facts file beside the graph (None: inside the server's data directory).
+    graph_tags
+        Tag categories written as ``HAS_TAG`` with score and reason.
     """
 
     user: str = "neo4j"
@@ -37,3 +43,5 @@ class Neo4jOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     history_runs: int = DEFAULT_HISTORY_RUNS
     read_chunk: int = DEFAULT_READ_CHUNK
+    facts: str | None = None
+    graph_tags: tuple[str, ...] = DEFAULT_GRAPH_TAGS

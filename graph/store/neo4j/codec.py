@@ -1,4 +1,4 @@
-"""Values between Arrow and Cypher: temporal conversion, natural keys, chunk records, frames.
+"""Values between Arrow and Cypher: temporal conversion, chunk records, frames, chunk bounds.
 
 Times are stored as Neo4j temporal values (LocalDateTime in UTC, Date) so that Browser shows
 them readably; they travel over Bolt as epoch microseconds / epoch days and are converted
@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.model import NATURAL_KEYS, SCHEMAS
+from graph.model import SCHEMAS
 
 __all__ = [
     "arrow_from_columns",
@@ -28,7 +28,6 @@ __all__ = [
     "conform",
     "dedup_first",
     "frame",
-    "natural_key",
     "ts_in",
     "value_in",
     "value_out",
@@ -86,11 +85,12 @@ def value_out(col: str, typ: pa.DataType, var: str) -> str:
     return ref
 
 
-def collect_column(col: str, typ: pa.DataType, ref: str) -> str:
+def collect_column(col: str, typ: pa.DataType, ref: str, *, nullable: bool = True) -> str:
     """``collect`` of one column, and of its null mask: ``collect`` skips nulls, so a nullable
     column is collected coalesced to a placeholder next to a list of ``IS NULL`` flags, which
-    keeps every list of a chunk aligned row for row. Temporal values travel as ISO strings,
-    which Arrow parses vectorised (cheaper, server and client, than epoch arithmetic)."""
+    keeps every list of a chunk aligned row for row; a column that is never null (a key, a
+    relationship's type) needs neither. Temporal values travel as ISO strings, which Arrow
+    parses vectorised (cheaper, server and client, than epoch arithmetic)."""
     if typ in (pa.timestamp("us"), pa.date32()):
         val, default = f"toString({ref})", "''"
     elif pa.types.is_string(typ):
@@ -101,6 +101,8 @@ def collect_column(col: str, typ: pa.DataType, ref: str) -> str:
         val, default = ref, "0.0"
     else:
         val, default = ref, "0"
+    if not nullable:
+        return f"collect({val}) AS {col}"
     return f"collect(coalesce({val}, {default})) AS {col}, collect({ref} IS NULL) AS {col}__null"
 
 
@@ -118,24 +120,6 @@ def column_lists(table: pa.Table) -> dict[str, list]:
             col = col.cast(pa.int32())
         out[name] = col.to_pylist()
     return out
-
-
-def natural_key(table: pa.Table, name: str) -> pa.Array:
-    """One string per row identifying it by its natural key (nulls distinct from '').
-
-    A separator inside a value is doubled, so that values holding it cannot shift into the
-    next part (``("d\\x1fvX", "t")`` and ``("d", "X\\x1fvt")`` joined the same). Every part
-    starts with ``v`` or is ``\\x00``, never with the separator, so the doubling reads back
-    unambiguously. Keys without the separator, that is every realistic key, are unchanged.
-    """
-    parts = []
-    for k in NATURAL_KEYS[name]:
-        col = table.column(k)
-        if pa.types.is_timestamp(col.type):
-            col = col.cast(pa.int64())
-        s = pc.replace_substring(pc.cast(col, pa.string()), "\x1f", "\x1f\x1f")
-        parts.append(pc.fill_null(pc.binary_join_element_wise("v", s, ""), "\x00"))
-    return pc.binary_join_element_wise(*parts, "\x1f").combine_chunks()
 
 
 def dedup_first(table: pa.Table, keys: list[str]) -> pa.Table:
@@ -194,7 +178,8 @@ def arrow_from_columns(record: Any, schema: pa.Schema) -> pa.Table:
     arrays = []
     for n in names:
         typ = schema.field(n).type
-        mask = np.asarray(data[n + "__null"], dtype=bool)
+        flags = data.get(n + "__null")
+        mask = None if flags is None else np.asarray(flags, dtype=bool)
         vals = data[n]
         if typ in (pa.timestamp("us"), pa.date32()):
             arrays.append(pa.array(vals, pa.string(), mask=mask).cast(typ))

@@ -4,9 +4,10 @@ Relations are typed relationships, one relationship per input row, typed by the 
 in upper case (``referral`` -> ``:REFERRAL``). The natural key (src, dst, type, occurred_at) is
 the pattern itself: ``MERGE (a)-[r:TYPE {occurred_at: ...}]->(b)``, so reloading never
 duplicates an edge and the summary counter ``relationships_created`` is exactly the
-"inserted" count the loader reports. While a type (or the Customer, Transaction, Event label)
-is still empty, rows are deduplicated in Arrow and CREATEd instead: a first load skips MERGE's
-scan of the start node's relationships.
+"inserted" count the loader reports. While a type (or the Customer label) is still empty,
+rows are deduplicated in Arrow and CREATEd instead: a first load skips MERGE's scan of the
+start node's relationships. Transactions and events are not in the graph
+(`graph.store.neo4j.facts`).
 
 Loads are staged (see `graph.store.neo4j.loads`): rows of an open load carry ``_load``, a
 changed customer's new values wait in ``_new_*`` properties; the ``.visible`` forms of the
@@ -28,7 +29,7 @@ __all__ = ["DISCARD_LABELS", "NEW", "register"]
 #: Prefix of a customer's staged attribute values (a customers load that has not committed).
 NEW = "_new_"
 #: Labels whose nodes a load creates (and a discarded load deletes).
-DISCARD_LABELS = ("Customer", "Transaction", "Event")
+DISCARD_LABELS = ("Customer",)
 #: Example parameters of the statements that skip rows of pending loads.
 VISIBLE_EXAMPLE: dict[str, Any] = {"pending": [1], "committed": [0]}
 
@@ -36,6 +37,9 @@ _EX_TS = 1_700_000_000_000_000
 _CUST = SCHEMAS["customers"]
 _ANY_REL = "|".join(REL_TYPES.values())
 _LEAN = PROJECTION_COLUMNS
+#: Columns a chunk read never finds null: the key its range filters on (a null fails the
+#: range) and a relationship's type.
+_NEVER_NULL = frozenset({"customer_id", "src_id", "type"})
 
 
 def vis(x: str) -> str:
@@ -63,33 +67,15 @@ def _read_chunk(
     the form that skips rows of pending loads (it takes ``$pending`` and ``$committed``).
     Registered as ``<name>.read_chunk<suffix>`` and its ``.last`` twin (`Registry.chunk`)."""
     schema = SCHEMAS[name]
-    ret = ", ".join(collect_column(c, schema.field(c).type, ref) for c, ref in columns.items())
+    ret = ", ".join(
+        collect_column(c, schema.field(c).type, ref, nullable=c not in _NEVER_NULL)
+        for c, ref in columns.items()
+    )
     bounded = match.format(range=f"WHERE {key} >= $lo AND {key} < $hi")
     last = match.format(range=f"WHERE {key} >= $lo")
     extra = VISIBLE_EXAMPLE if "visible" in suffix else {}
     add(f"{name}.read_chunk{suffix}", f"{bounded} RETURN {ret}", lo="C0", hi="C9", **extra)
     add(f"{name}.read_chunk{suffix}.last", f"{last} RETURN {ret}", lo="C0", **extra)
-
-
-def _insert_keyed(add, name: str, label: str, rel: str) -> None:
-    """``<name>.insert`` and ``<name>.create`` for a keyed table: insert skips rows whose key
-    exists; create is the first-load form for an empty label (keys deduplicated client-side;
-    the uniqueness constraint still refuses a duplicate)."""
-    schema = SCHEMAS[name]
-    props = ", ".join(f"{c}: {value_in(schema.field(c).type, f'${c}[i]')}" for c in schema.names)
-    params: dict[str, Any] = {c: [None] for c in schema.names}
-    params.update(key=["k"], node=[0], customer_id=["C1"], occurred_at=[_EX_TS], load=1)
-    create = (
-        "MATCH (c) WHERE id(c) = $node[i] "
-        f"CREATE (c)-[:{rel}]->(x:{label} {{key: $key[i], _load: $load, {props}}})"
-    )
-    add(
-        f"{name}.insert",
-        "UNWIND range(0, size($key) - 1) AS i "
-        "WITH i WHERE NOT EXISTS { MATCH (y:" + label + " {key: $key[i]}) } " + create,
-        **params,
-    )
-    add(f"{name}.create", "UNWIND range(0, size($key) - 1) AS i " + create, **params)
 
 
 def register(reg: Registry) -> None:
@@ -100,15 +86,6 @@ def register(reg: Registry) -> None:
         "schema.customer_id_unique",
         "CREATE CONSTRAINT customer_id_unique IF NOT EXISTS "
         "FOR (c:Customer) REQUIRE c.customer_id IS UNIQUE",
-    )
-    add(
-        "schema.transaction_key_unique",
-        "CREATE CONSTRAINT transaction_key_unique IF NOT EXISTS "
-        "FOR (t:Transaction) REQUIRE t.key IS UNIQUE",
-    )
-    add(
-        "schema.event_key_unique",
-        "CREATE CONSTRAINT event_key_unique IF NOT EXISTS FOR (e:Event) REQUIRE e.key IS UNIQUE",
     )
     add(
         "schema.tag_id_unique",
@@ -145,6 +122,11 @@ def register(reg: Registry) -> None:
         "CREATE INDEX has_tag_run IF NOT EXISTS FOR ()-[h:HAS_TAG]-() ON (h.run_id)",
     )
     add("schema.await_indexes", "CALL db.awaitIndexes(300)")
+    # Where the server keeps its data: the default facts file goes inside (`facts`).
+    add(
+        "server.data_directory",
+        "SHOW SETTINGS YIELD name, value WHERE name = 'server.directories.data' RETURN value",
+    )
 
     # --- input tables ---
     _cust_params = {c: [None] for c in _CUST.names}
@@ -224,13 +206,8 @@ def register(reg: Registry) -> None:
         ids=["C1"],
     )
 
-    _insert_keyed(add, "transactions", "Transaction", "HAS_TRANSACTION")
-    _insert_keyed(add, "events", "Event", "HAS_EVENT")
-
     add("counts.customers", "MATCH (c:Customer) RETURN count(c) AS n")
     add("counts.relations", "MATCH ()-[r:__REL__]->() RETURN count(r) AS n")
-    add("counts.transactions", "MATCH (t:Transaction) RETURN count(t) AS n")
-    add("counts.events", "MATCH (e:Event) RETURN count(e) AS n")
     # One record holding every id: a Python record per customer is the costly part of a read.
     add("customers.ids", "MATCH (c:Customer) RETURN collect(c.customer_id) AS ids")
 
@@ -300,16 +277,6 @@ def register(reg: Registry) -> None:
         **VISIBLE_EXAMPLE,
     )
     add(
-        "counts.transactions.visible",
-        f"MATCH (t:Transaction) WHERE {vis('t')} RETURN count(t) AS n",
-        **VISIBLE_EXAMPLE,
-    )
-    add(
-        "counts.events.visible",
-        f"MATCH (e:Event) WHERE {vis('e')} RETURN count(e) AS n",
-        **VISIBLE_EXAMPLE,
-    )
-    add(
         "customers.ids.visible",
         f"MATCH (c:Customer) WHERE {vis('c')} RETURN collect(c.customer_id) AS ids",
         **VISIBLE_EXAMPLE,
@@ -330,21 +297,6 @@ def register(reg: Registry) -> None:
         {c: f"x.{c}" for c in _CUST.names},
         "x.customer_id",
     )
-    # transactions and events are ranged on their key, which starts with "v" + customer_id
-    _read_chunk(
-        add,
-        "transactions",
-        "MATCH (x:Transaction) {range}",
-        {c: f"x.{c}" for c in SCHEMAS["transactions"].names},
-        "x.key",
-    )
-    _read_chunk(
-        add,
-        "events",
-        "MATCH (x:Event) {range}",
-        {c: f"x.{c}" for c in SCHEMAS["events"].names},
-        "x.key",
-    )
     _REL_MATCH = f"MATCH (a:Customer) {{range}} MATCH (a)-[r:{_ANY_REL}]->(b:Customer)"
     _REL_REFS = {
         "src_id": "a.customer_id",
@@ -358,22 +310,6 @@ def register(reg: Registry) -> None:
         f"WHERE {vis('r')} AND {vis('b')}"
     )
     _read_chunk(add, "relations", _REL_MATCH_V, _REL_REFS, "a.customer_id", ".visible")
-    _read_chunk(
-        add,
-        "transactions",
-        "MATCH (x:Transaction) {range} AND " + vis("x"),
-        {c: f"x.{c}" for c in SCHEMAS["transactions"].names},
-        "x.key",
-        ".visible",
-    )
-    _read_chunk(
-        add,
-        "events",
-        "MATCH (x:Event) {range} AND " + vis("x"),
-        {c: f"x.{c}" for c in SCHEMAS["events"].names},
-        "x.key",
-        ".visible",
-    )
     # The projection's read: only what the interaction graph needs.
     _read_chunk(
         add,

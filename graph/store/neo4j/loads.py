@@ -9,12 +9,9 @@ rows of uncommitted loads and take the staged values of committed ones; otherwis
 statements, at no cost. The next load deletes what an uncommitted (killed or failed) load
 wrote. Not covered: a read that starts a moment before a load's first write.
 
-Transactions and events are nodes linked to their customer. Their natural key contains
-nullable columns (category, brand, device_id, ...), which Neo4j cannot MERGE on, so one
-``key`` string per row is computed in Arrow (`codec.natural_key`), held under a uniqueness
-constraint, deduplicated inside a batch in Arrow, and only rows whose key is absent are
-CREATEd. Nodes rather than arrays on the customer keep a load append-only and make
-``read_table`` exact, row for row.
+Transactions and events are not in the graph: they live in the store's facts file
+(`graph.store.neo4j.facts`), loaded there in one DuckDB transaction each, so only customers
+and relations are staged here.
 """
 
 from __future__ import annotations
@@ -30,7 +27,7 @@ from graph.errors import StoreError
 from graph.failpoints import failpoint
 from graph.model import NATURAL_KEYS, RELATION_TYPES, SCHEMAS
 from graph.store.base import UpsertCounts
-from graph.store.neo4j.codec import column_lists, conform, dedup_first, natural_key
+from graph.store.neo4j.codec import column_lists, conform, dedup_first
 from graph.store.neo4j.ingest_statements import DISCARD_LABELS, NEW
 from graph.store.neo4j.session import Bolt
 from graph.store.neo4j.statements import REL_TYPES, stmt
@@ -123,39 +120,23 @@ def upsert_customers(bolt: Bolt, table: pa.Table) -> UpsertCounts:
 
 
 def upsert_rows(bolt: Bolt, name: str, table: pa.Table) -> UpsertCounts:
-    """Insert relations, transactions or events whose natural key is new.
+    """Insert relations whose natural key is new.
 
-    Why two forms: while a relationship type or label is still empty (a first load), rows
-    are deduplicated here and CREATEd outright; otherwise each row is MERGEd (relations)
-    or checked against the key constraint (transactions, events), so reloading inserts
-    nothing. Single writer assumed, as for every load. Endpoints are resolved to node ids
-    once per call (``customers.resolve``).
+    Why two forms: while a relationship type is still empty (a first load), rows are
+    deduplicated here and CREATEd outright; otherwise each row is MERGEd, so reloading
+    inserts nothing. Single writer assumed, as for every load. Endpoints are resolved to
+    node ids once per call (``customers.resolve``).
 
     Raises
     ------
     ValueError
-        `name` is not relations, transactions or events.
+        `name` is not relations (transactions and events go to the facts file).
     StoreError
         A relation type is unknown, or a row names a customer the store does not hold.
     """
-    if name not in ("relations", "transactions", "events"):
-        raise ValueError(f"upsert_rows takes relations, transactions or events, not {name}")
-    table = conform(table, name)
-    if name == "relations":
-        return _upsert_relations(bolt, table)
-    inserted = 0
-    table = table.append_column("key", natural_key(table, name))
-    table = dedup_first(table, ["key"])
-    table = table.append_column("node", _node_ids(bolt, table.column("customer_id")))
-    with _table_load(bolt, name) as load:
-        form = "insert" if bolt.count(stmt(f"counts.{name}")) else "create"
-        for batch in bolt.batches(table):
-            params = {**column_lists(batch), "load": load}
-            _, counters = bolt.write(stmt(f"{name}.{form}"), params)
-            inserted += counters.nodes_created
-            failpoint(f"load.{name}.batch")
-    failpoint(f"load.{name}.done")
-    return UpsertCounts(inserted=inserted)
+    if name != "relations":
+        raise ValueError(f"the graph takes relations, not {name} (those go to the facts file)")
+    return _upsert_relations(bolt, conform(table, name))
 
 
 def _upsert_relations(bolt: Bolt, table: pa.Table) -> UpsertCounts:

@@ -167,8 +167,7 @@ def register(reg: Registry) -> None:
         "metrics.top_influencers",
         "MATCH (c:Customer) " + _METRICS_OF_RUN + "WHERE ($community_id IS NULL OR "
         "c[p + 'community_id'] = $community_id) "
-        "AND ($tag_id IS NULL OR EXISTS { "
-        "  MATCH (c)-[h:HAS_TAG {run_id: $run_id}]->(:Tag {tag_id: $tag_id}) }) "
+        "AND ($holders IS NULL OR c.customer_id IN $holders) "
         f"RETURN {_METRIC_VALUES} AS v ORDER BY "
         + cypher_influence_order(influence="c[p + 'influence']", customer_id="c.customer_id")
         + " "
@@ -177,7 +176,7 @@ def register(reg: Registry) -> None:
         run_id="r1",
         columns=["customer_id", "influence"],
         community_id=None,
-        tag_id=None,
+        holders=None,
         offset=0,
         limit=10,
     )
@@ -278,44 +277,20 @@ def register(reg: Registry) -> None:
         "MATCH (c:__LABEL__) WITH c LIMIT $batch REMOVE c:__LABEL__ RETURN count(*) AS n",
         batch=10000,
     )
+    # c.tags: every tag id of the latest run, for Browser's filters; written where it changed
     add(
-        "tags.holders",
-        "MATCH (:Tag {tag_id: $tag_id})<-[h:HAS_TAG]-(c:Customer) WHERE h.run_id = $run_id "
-        "RETURN collect(DISTINCT c.customer_id) AS ids",
-        tag_id="bridge",
-        run_id="r1",
+        "tags.set_lists",
+        "UNWIND range(0, size($customer_id) - 1) AS i "
+        "MATCH (c:Customer {customer_id: $customer_id[i]}) WITH c, $tags[i] AS t "
+        "WHERE NOT coalesce(c.tags = t, c.tags IS NULL AND t IS NULL) SET c.tags = t",
+        customer_id=["C1", "C2"],
+        tags=[["bridge", "vip"], None],
     )
     add(
         "labels.set",
         "UNWIND $customer_ids AS id MATCH (c:Customer {customer_id: id}) SET c:__LABEL__",
         customer_ids=["C1"],
     )
-    add(
-        "tags.read_run",
-        "MATCH (c:Customer)-[h:HAS_TAG]->(t:Tag) WHERE h.run_id = $run_id "
-        "AND ($tag_id IS NULL OR t.tag_id = $tag_id) "
-        "RETURN c.customer_id AS customer_id, t.tag_id AS tag_id, h.score AS score, "
-        "h.reason AS reason, h.run_id AS run_id "
-        "ORDER BY score DESC, customer_id, tag_id SKIP $offset LIMIT $limit",
-        run_id="r1",
-        tag_id=None,
-        offset=0,
-        limit=100,
-    )
-    add(
-        "tags.read_customer",
-        "MATCH (c:Customer {customer_id: $customer_id})-[h:HAS_TAG {run_id: $run_id}]->(t:Tag) "
-        "WHERE $tag_id IS NULL OR t.tag_id = $tag_id "
-        "RETURN c.customer_id AS customer_id, t.tag_id AS tag_id, h.score AS score, "
-        "h.reason AS reason, h.run_id AS run_id "
-        "ORDER BY score DESC, customer_id, tag_id SKIP $offset LIMIT $limit",
-        run_id="r1",
-        customer_id="C1",
-        tag_id=None,
-        offset=0,
-        limit=100,
-    )
-
     # --- ego network ---
     add(
         "ego.first_hop",

@@ -8,9 +8,18 @@ theirs, and each customer's previous values move to ``prev_*`` properties before
 ones overwrite the plain ones. Labels are rewritten only after the publish (they style, they
 do not select). Leftovers of a run that died unpublished are deleted by the next write.
 
-``HAS_TAG`` relationships carry ``run_id`` and are kept for the last ``history_runs`` runs so
-that ``guanxi tags diff`` can compare recent runs; older runs' assignments are deleted,
-together with ``:Tag`` nodes no longer used. Reading metrics or communities of an older run
+Tags, the lean model: every assignment of a run (score and reason) is kept in the store's
+facts file (`graph.store.neo4j.facts`), which every tag read serves; the graph holds what
+exploration needs: ``HAS_TAG {run_id, score, reason}`` for the tags of the graph's categories
+(``graph_tags``, social and risk by default: the relationships an analyst walks), and, after
+the publish, every tag id of the run as the list ``c.tags`` and the `TAG_LABELS` labels, so
+Browser filters (``WHERE 'vip' IN c.tags``) and styles on any tag. Why not a relationship
+per assignment: about ten per customer, they were most of the write-back's time, and no
+query walks from a customer to a "basic" or "value" tag node.
+
+Assignments (facts and ``HAS_TAG``) are kept for the last ``history_runs`` runs so that
+``guanxi tags diff`` can compare recent runs; older runs' assignments are deleted, together
+with ``:Tag`` nodes no longer used. Reading metrics or communities of an older run
 raises :class:`RunResultsUnavailable` (a :class:`~graph.errors.RunNotFound`) that says so;
 reading the tags of a pruned run raises it too. The per-run tag catalog (with counts) is
 kept on the ``:Run`` node, so ``read_catalog`` works for every run.
@@ -21,14 +30,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from graph.errors import RunNotFound, StoreError
 from graph.failpoints import failpoint
 from graph.model import SCHEMAS, RunInfo
 from graph.store.lineage_rows import LINEAGE_FIELDS, typed_lineage
 from graph.store.neo4j.codec import column_lists, frame
+from graph.store.neo4j.facts import Facts
 from graph.store.neo4j.run_statements import PREV
 from graph.store.neo4j.session import Bolt
 from graph.store.neo4j.statements import TAG_LABELS, stmt
@@ -82,6 +94,57 @@ def catalog_property(assignments: pd.DataFrame, catalog: pd.DataFrame) -> str:
     return json.dumps(rows, ensure_ascii=False, default=str)
 
 
+def tag_lists(assignments: pd.DataFrame) -> pa.Table:
+    """``customer_id`` and ``tags``, each holder's distinct tag ids in order (``c.tags``).
+
+    Shared with the bulk import, which writes the same lists into the customer file.
+    """
+    t = pa.table(
+        {
+            "customer_id": pa.Array.from_pandas(assignments["customer_id"].astype(str)),
+            "tag_id": pa.Array.from_pandas(assignments["tag_id"].astype(str)),
+        }
+    ).cast(pa.schema([("customer_id", pa.string()), ("tag_id", pa.string())]))
+    t = t.sort_by([("customer_id", "ascending"), ("tag_id", "ascending")]).combine_chunks()
+    cid, tag = t.column("customer_id").chunk(0), t.column("tag_id").chunk(0)
+    n = len(cid)
+    if n == 0:
+        return pa.table({"customer_id": cid, "tags": pa.array([], pa.list_(pa.string()))})
+    # sorted, so a repeat is the row before; a new customer starts where the id changes
+    new_cid = np.concatenate(
+        [[True], pc.not_equal(cid[1:], cid[:-1]).to_numpy(zero_copy_only=False)]
+    )
+    new_tag = np.concatenate(
+        [[True], pc.not_equal(tag[1:], tag[:-1]).to_numpy(zero_copy_only=False)]
+    )
+    keep = new_cid | new_tag
+    cid, tag, starts = cid.filter(pa.array(keep)), tag.filter(pa.array(keep)), new_cid[keep]
+    offsets = np.append(np.flatnonzero(starts), len(tag)).astype(np.int32)
+    lists = pa.ListArray.from_arrays(pa.array(offsets), tag)
+    return pa.table({"customer_id": cid.filter(pa.array(starts)), "tags": lists})
+
+
+def graph_assignments(
+    assignments: pd.DataFrame, catalog: pd.DataFrame, graph_tags: Sequence[str]
+) -> pd.DataFrame:
+    """The assignments written as ``HAS_TAG``: those of a tag whose category is in
+    `graph_tags` (a tag without a catalog row has no category, so none)."""
+    cats = catalog.loc[catalog["category"].astype(str).isin(list(graph_tags)), "tag_id"]
+    return assignments[assignments["tag_id"].astype(str).isin(set(cats.astype(str)))]
+
+
+def _holders(lists: pa.Table, tag_id: str) -> list[str]:
+    """Customer ids whose ``tags`` list (`tag_lists`) holds `tag_id`."""
+    col = lists.column("tags").combine_chunks()
+    hit = pc.equal(pc.list_flatten(col), tag_id)
+    rows = pc.filter(pc.list_parent_indices(col), hit)
+    return pc.take(lists.column("customer_id"), rows).to_pylist()
+
+
+_NO_TAGS = pd.DataFrame(columns=["customer_id", "tag_id", "score", "reason"])
+_NO_CATALOG = pd.DataFrame(columns=["tag_id", "name_zh", "name_en", "category", "rule"])
+
+
 class RunResultsUnavailable(RunNotFound):
     """The run exists, but this store no longer keeps the results asked for."""
 
@@ -91,11 +154,18 @@ class RunResultsUnavailable(RunNotFound):
 
 
 class Runs:
-    """The run repository over one Bolt connection; keeps tags of `history_runs` runs."""
+    """The run repository over one Bolt connection and the facts file; keeps tags of
+    `history_runs` runs and writes those of the `graph_tags` categories as ``HAS_TAG``."""
 
-    def __init__(self, bolt: Bolt, *, history_runs: int) -> None:
+    def __init__(
+        self, bolt: Bolt, facts: Facts, *, history_runs: int, graph_tags: tuple[str, ...]
+    ) -> None:
         self._bolt = bolt
+        self._facts = facts
         self.history_runs = history_runs
+        self.graph_tags = graph_tags
+        # the last run's tag lists, kept from write_tags for its publish (else read back)
+        self._tag_lists: tuple[str, pa.Table] | None = None
 
     # --- write-back ---------------------------------------------------------------------
     def write_run(self, run: RunInfo, *, metrics: pd.DataFrame, communities: pd.DataFrame) -> None:
@@ -143,6 +213,7 @@ class Runs:
         dead = [r[0] for r in bolt.read(stmt("runs.incomplete"))]
         for run_id in dead:
             bolt.repeat_until_done(stmt("tags.delete_run_batch"), {"run_id": run_id})
+            self._delete_facts_tags(run_id)
             bolt.repeat_until_done(stmt("lineage.delete_run_batch"), {"run_id": run_id})
         keep_list = [keep] if keep else []
         bolt.repeat_until_done(stmt("communities.delete_membership_batch"), {"keep": keep_list})
@@ -201,21 +272,26 @@ class Runs:
         bolt.repeat_until_done(
             stmt("metrics.clear_stale_batch"), {"run_id": run_id, "clear": clear}
         )
-        self._write_labels(run_id)
+        self._write_tag_lists(run_id)
         catalog = json.loads(rec.get("catalog") or "[]")
         self._prune_tag_history(keep_tags=sorted({str(d["tag_id"]) for d in catalog}))
 
     def write_tags(self, run_id: str, assignments: pd.DataFrame, catalog: pd.DataFrame) -> None:
-        """Replace a run's assignments (``HAS_TAG``) and keep its catalog on the :Run node."""
+        """Replace a run's assignments (facts file, and ``HAS_TAG`` for `graph_tags`) and keep
+        its catalog on the :Run node."""
         bolt = self._bolt
         a = assignments[["customer_id", "tag_id", "score", "reason"]]
         cat = catalog[["tag_id", "name_zh", "name_en", "category", "rule"]]
+        self._facts.replace_tags(run_id, a, cat)
+        self._tag_lists = (run_id, tag_lists(a))
         bolt.repeat_until_done(stmt("tags.delete_run_batch"), {"run_id": run_id})
         defs = pa.Table.from_pandas(cat, preserve_index=False).to_pylist()
         known = {d["tag_id"] for d in defs}
         defs += [{"tag_id": t} for t in sorted(set(a["tag_id"].astype(str)) - known)]
         bolt.write(stmt("tags.merge_definitions"), {"rows": defs})
-        atbl = pa.Table.from_pandas(a, preserve_index=False)
+        atbl = pa.Table.from_pandas(
+            graph_assignments(a, cat, self.graph_tags), preserve_index=False
+        )
         for batch in bolt.batches(atbl):
             bolt.write(stmt("tags.create_assignments"), {**column_lists(batch), "run_id": run_id})
             failpoint("analyze.tags.batch")
@@ -223,12 +299,31 @@ class Runs:
             stmt("runs.set_catalog"), {"run_id": run_id, "catalog": catalog_property(a, cat)}
         )
 
-    def _write_labels(self, run_id: str) -> None:
-        """Rewrite the social-tag labels from the run's assignments (Browser styling only)."""
+    def _write_tag_lists(self, run_id: str) -> None:
+        """Rewrite ``c.tags`` and the tag labels from the run's assignments (Browser only).
+
+        ``c.tags`` is set on customers whose list changed (a re-run rewrites few), and
+        removed (null, as the importer leaves a customer without tags) from those left
+        without any; the labels are removed and set again.
+        """
         bolt = self._bolt
+        cached = self._tag_lists
+        if cached and cached[0] == run_id:
+            lists = cached[1]
+        else:
+            lists = tag_lists(self._facts.read_tags(run_id))
+        self._tag_lists = None
+        ids = bolt.read(stmt("customers.ids"), consume=lambda res: res.single(strict=True)[0])
+        every_id = pa.array(ids, pa.string())
+        pos = pc.index_in(every_id, value_set=lists.column("customer_id").combine_chunks())
+        tags = pc.take(lists.column("tags").combine_chunks(), pos)  # null: no tag
+        every = pa.table({"customer_id": every_id, "tags": tags})
+        for batch in bolt.batches(every):
+            bolt.write(stmt("tags.set_lists"), column_lists(batch))
+            failpoint("analyze.labels.batch")
         for tag_id, label in TAG_LABELS.items():
             bolt.repeat_until_done(stmt("labels.remove_batch"), {}, sub=label)
-            ids = bolt.read(stmt("tags.holders"), {"tag_id": tag_id, "run_id": run_id})[0][0]
+            ids = _holders(lists, tag_id)
             for start in range(0, len(ids), bolt.batch_size):
                 chunk = ids[start : start + bolt.batch_size]
                 bolt.write(stmt("labels.set"), {"customer_ids": chunk}, sub=label)
@@ -239,8 +334,12 @@ class Runs:
         kept = [r[0] for r in bolt.read(stmt("runs.with_tags"))]
         for old in kept[self.history_runs :]:
             bolt.repeat_until_done(stmt("tags.delete_run_batch"), {"run_id": old})
+            self._delete_facts_tags(old)
             bolt.write(stmt("runs.mark_tags_gone"), {"run_id": old})
         bolt.write(stmt("tags.delete_unused"), {"keep": keep_tags})
+
+    def _delete_facts_tags(self, run_id: str) -> None:
+        self._facts.replace_tags(run_id, _NO_TAGS, _NO_CATALOG)
 
     # --- reads --------------------------------------------------------------------------
     def list_runs(self) -> list[RunInfo]:
@@ -350,21 +449,9 @@ class Runs:
             raise RunResultsUnavailable(
                 run_id, "tag assignments are", f"only the last {self.history_runs} runs' are"
             )
-        params = {
-            "run_id": run_id,
-            "tag_id": tag_id,
-            "offset": int(offset),
-            "limit": int(limit) if limit is not None else 2**62,
-        }
-        if customer_id is not None:
-            rows = self._bolt.read(
-                stmt("tags.read_customer"), {**params, "customer_id": customer_id}
-            )
-        else:
-            rows = self._bolt.read(stmt("tags.read_run"), params)
-        cols = ["customer_id", "tag_id", "score", "reason", "run_id"]
-        dtypes = {"customer_id": "str", "tag_id": "str", "score": "float64"}
-        return frame(rows, cols, {**dtypes, "reason": "str", "run_id": "str"})
+        return self._facts.read_tags(
+            run_id, customer_id=customer_id, tag_id=tag_id, limit=limit, offset=offset
+        )
 
     def read_catalog(self, run_id: str) -> pd.DataFrame:
         cols = ["tag_id", "name_zh", "name_en", "category", "rule", "count"]
@@ -375,6 +462,10 @@ class Runs:
         for c in cols[:-1]:
             df[c] = df[c].astype("str")
         return df.sort_values(["category", "tag_id"], kind="stable").reset_index(drop=True)
+
+    def _holders_of(self, run_id: str, tag_id: str) -> list[str]:
+        df = self._facts.read_tags(run_id, tag_id=tag_id)
+        return sorted(df["customer_id"].astype(str).unique().tolist())
 
     def top_influencers(
         self,
@@ -393,7 +484,8 @@ class Runs:
             "columns": cols,
             "prev": PREV,
             "community_id": community_id,
-            "tag_id": tag_id,
+            # the tag's holders from the facts file: any tag, not only the graph's
+            "holders": None if tag_id is None else self._holders_of(run_id, tag_id),
             "offset": int(offset),
             "limit": int(limit),
         }

@@ -6,30 +6,34 @@ Graph model (what an analyst sees in Neo4j Browser)::
                 <metrics of the latest run>, metrics_run_id, community_id})
     (:Customer)-[:REFERRAL|TRANSFER|LIKE|COMMENT|SHARE|MESSAGE|FAMILY|COLLEAGUE
                  {occurred_at: LocalDateTime, amount, count, channel, attributes}]->(:Customer)
-    (:Customer)-[:HAS_TRANSACTION]->(:Transaction {key, customer_id, occurred_at, amount, ...})
-    (:Customer)-[:HAS_EVENT]->(:Event {key, customer_id, occurred_at, event_type, ...})
+    (:Customer {..., tags: [every tag id of the latest run]})
     (:Customer)-[:IN_COMMUNITY]->(:Community {run_id, community_id, size, density, ...})
     (:Customer)-[:HAS_TAG {run_id, score, reason}]->(:Tag {tag_id, name_zh, name_en, ...})
+        for the tags of the graph's categories (social and risk by default)
     (:Run {run_id, created_at, params, input_counts, stats, catalog, ...})
     (:GuanxiMeta {key, value: [strings]})   store metadata, e.g. the declared PII columns
     plus the social and risk tags of the latest run as labels (:OpinionLeader, :Bridge, ...)
 
+Transactions, events and every tag assignment (with its reason) are kept columnar beside the
+graph, in the store's facts file (`facts`, which says why).
+
 The package, one concept per module: `statements` (the registry; the Cypher itself in
 `ingest_statements`, `run_statements`, `gds_statements`), `codec` (Arrow <-> Cypher values,
-natural keys, chunk bounds), `session` (the driver), `loads` (staged loads), `runs` (the run
-repository). This class wires them to the protocols and answers the queries.
+chunk bounds), `session` (the driver), `loads` (staged loads), `facts` (the columnar half),
+`runs` (the run repository). This class wires them to the protocols and answers the queries.
 
 Reads of whole tables (``read_table``: the projection, the features) are chunked by customer
 (``read_chunk`` customers per chunk; boundaries are every n-th customer_id in the server's
-order, transactions and events are ranged on their ``key``, which starts with the customer
-id). Each chunk comes back as ONE record of column lists, which avoids a Python ``Record``
-per row. Parallel writers were tried and rejected: concurrent relation loaders on a small
-machine mostly fail with ``Transaction.Outdated`` and retry.
+order). Each chunk comes back as ONE record of column lists, which avoids a Python ``Record``
+per row; two chunks are read at once. Parallel writers were tried and rejected: concurrent
+relation loaders on a small machine mostly fail with ``Transaction.Outdated`` and retry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Self
 
 import pandas as pd
@@ -45,15 +49,29 @@ from graph.store.common import (
     checked_pii_columns,
 )
 from graph.store.neo4j import loads
-from graph.store.neo4j.codec import arrow_from_columns, arrow_from_records, chunk_ranges, frame
+from graph.store.neo4j.codec import (
+    arrow_from_columns,
+    arrow_from_records,
+    chunk_ranges,
+    conform,
+    frame,
+)
+from graph.store.neo4j.facts import FACT_TABLES, Facts, facts_path_for
 from graph.store.neo4j.runs import Runs
 from graph.store.neo4j.session import Bolt
 from graph.store.neo4j.statements import REL_TYPES, registry, stmt
-from graph.store.options import DEFAULT_BATCH_SIZE, DEFAULT_HISTORY_RUNS, DEFAULT_READ_CHUNK
+from graph.store.options import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_GRAPH_TAGS,
+    DEFAULT_HISTORY_RUNS,
+    DEFAULT_READ_CHUNK,
+)
 
 __all__ = ["Neo4jStore"]
 
 _CUST = SCHEMAS["customers"]
+#: Chunks of a table read in flight at once (sessions of their own).
+_READ_WORKERS = 2
 _EDGE_DTYPES = {
     "src_id": "str",
     "dst_id": "str",
@@ -81,6 +99,11 @@ class Neo4jStore:
         Runs whose tag assignments are kept (default `DEFAULT_HISTORY_RUNS`).
     read_chunk : int or None
         Customers per chunk of a table read (default `DEFAULT_READ_CHUNK`).
+    facts : str or None
+        The facts file (`graph.store.neo4j.facts`); default `facts_path_for` the server's
+        data directory, when that directory is on this machine.
+    graph_tags : sequence of str or None
+        Tag categories written as ``HAS_TAG`` (default `DEFAULT_GRAPH_TAGS`).
 
     Raises
     ------
@@ -100,6 +123,8 @@ class Neo4jStore:
         batch_size: int | None = None,
         history_runs: int | None = None,
         read_chunk: int | None = None,
+        facts: str | None = None,
+        graph_tags: Sequence[str] | None = None,
     ) -> None:
         self.uri = uri
         self.database = database or None
@@ -115,15 +140,33 @@ class Neo4jStore:
         self._bolt = Bolt(
             uri, user=user, password=password, database=self.database, batch_size=self.batch_size
         )
-        self._runs = Runs(self._bolt, history_runs=self.history_runs)
         try:
             for s in registry():
                 if s.name.startswith("schema.") and s.name != "schema.await_indexes":
                     self._bolt.write(s)
             self._bolt.read(stmt("schema.await_indexes"))
+            self.facts = Facts(facts or self._default_facts())
         except BaseException:
             self._bolt.close()
             raise
+        self._runs = Runs(
+            self._bolt,
+            self.facts,
+            history_runs=self.history_runs,
+            graph_tags=DEFAULT_GRAPH_TAGS if graph_tags is None else tuple(graph_tags),
+        )
+
+    def _default_facts(self) -> str:
+        """`facts_path_for` the server's data directory, which must be on this machine."""
+        data = self._bolt.read(stmt("server.data_directory"))
+        where = Path(data[0][0]) if data and data[0][0] else None
+        if where is None or not where.is_dir():
+            raise StoreUnavailable(
+                f"Neo4j at {self.uri} keeps its data in {where}, not on this machine: set "
+                "GUANXI_NEO4J_FACTS to the file its transactions, events and tag assignments "
+                "are kept in (a DuckDB file, shared by every process that uses this store)"
+            )
+        return str(facts_path_for(where))
 
     @property
     def bolt(self) -> Bolt:
@@ -148,6 +191,7 @@ class Neo4jStore:
         all their relationships into one transaction and exceed the server's memory limit.
         """
         self._bolt.repeat_until_done(stmt("admin.delete_all_relationships_batch"), {})
+        self.facts.clear()
         return self._bolt.repeat_until_done(stmt("admin.delete_all_batch"), {})
 
     # --- IngestSink -------------------------------------------------------------------------
@@ -164,7 +208,10 @@ class Neo4jStore:
         return loads.upsert_customers(self._bolt, table)
 
     def upsert_rows(self, name: str, table: pa.Table) -> UpsertCounts:
-        """Insert relations, transactions or events whose natural key is new (staged load)."""
+        """Insert relations (a staged load), transactions or events (the facts file) whose
+        natural key is new."""
+        if name in FACT_TABLES:
+            return self.facts.upsert_rows(name, conform(table, name))
         return loads.upsert_rows(self._bolt, name, table)
 
     def declare_pii_columns(self, columns: Sequence[str]) -> None:
@@ -182,12 +229,13 @@ class Neo4jStore:
         out = {"customers": read(stmt("counts.customers" + suffix), p)[0][0]}
         rel = stmt("counts.relations" + suffix)
         out["relations"] = sum(read(rel, p, sub=t)[0][0] for t in REL_TYPES.values())
-        out["transactions"] = read(stmt("counts.transactions" + suffix), p)[0][0]
-        out["events"] = read(stmt("counts.events" + suffix), p)[0][0]
+        out |= self.facts.counts()
         return {t: int(out[t]) for t in TABLES}
 
     def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
         cols = checked_columns(name, columns)
+        if name in FACT_TABLES:
+            return self.facts.read_table(name, cols)
         schema = SCHEMAS[name]
         vis = loads.visibility(self._bolt)
         lean = name == "relations" and set(cols) <= set(PROJECTION_COLUMNS)
@@ -196,19 +244,21 @@ class Neo4jStore:
             + ("_projection" if lean else "")
             + ("" if vis is None else ".visible")
         )
-        prefix = "v" if name in ("transactions", "events") else ""
-        parts = []
-        for lo, hi in self._chunk_bounds():
-            params = {**(vis or {}), "lo": prefix + lo}
+
+        def chunk(bounds: tuple[str, str | None]) -> pa.Table:
+            lo, hi = bounds
+            params = {**(vis or {}), "lo": lo}
             if hi is not None:
-                params["hi"] = prefix + hi
-            parts.append(
-                self._bolt.read(
-                    read.for_bounds(hi),
-                    params,
-                    consume=lambda res: arrow_from_columns(res.single(strict=True), schema),
-                )
+                params["hi"] = hi
+            return self._bolt.read(
+                read.for_bounds(hi),
+                params,
+                consume=lambda res: arrow_from_columns(res.single(strict=True), schema),
             )
+
+        # two chunks in flight: the server matches one while this process decodes the other
+        with ThreadPoolExecutor(_READ_WORKERS) as pool:
+            parts = list(pool.map(chunk, self._chunk_bounds()))
         return pa.concat_tables(parts).select(cols).combine_chunks()
 
     def _chunk_bounds(self) -> list[tuple[str, str | None]]:
@@ -282,7 +332,7 @@ class Neo4jStore:
 
     # --- TagScanner -------------------------------------------------------------------------
     def scan_tags(self, run_id: str, *, batch_size: int = 200_000) -> Iterator[pa.RecordBatch]:
-        """Every assignment of a run as Arrow batches (read once, then sliced)."""
+        """Every assignment of a run as Arrow batches (read once, from the facts file)."""
         df = self.read_tags(run_id)[["customer_id", "tag_id", "score", "reason"]]
         table = pa.Table.from_pandas(df, preserve_index=False)
         yield from table.to_batches(max_chunksize=batch_size)

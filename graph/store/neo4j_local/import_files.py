@@ -13,9 +13,9 @@ a delta through the driver, an analysis and Browser's saved queries work on eith
   Date, ``registered_at`` a LocalDateTime (UTC wall clock), absent properties for nulls;
 - one relationship per relation row, typed ``:REFERRAL``, ``:TRANSFER``, ... with
   ``occurred_at`` (LocalDateTime), ``amount``, ``count``, ``channel``, ``attributes``;
-- ``(:Customer)-[:HAS_TRANSACTION]->(:Transaction {key, ...})`` and
-  ``(:Customer)-[:HAS_EVENT]->(:Event {key, ...})``, ``key`` being the natural key string of
-  `graph.store.neo4j.codec.natural_key`, the one the driver load keeps unique;
+- transactions and events not in the graph but in a facts file (``facts.duckdb``, see
+  `graph.store.neo4j.facts`) written by the facts' own upserts, which the caller moves to
+  the store's facts location once the import succeeded;
 - ``(:GuanxiMeta {key: 'pii_columns', value: [...]})`` when columns were declared PII;
 - rows deduplicated on their natural key, first occurrence kept, as the driver load does;
   none of the load-staging properties (``_load``, ``_staged``, ``_new_*``): an import has no
@@ -40,7 +40,8 @@ from graph.errors import StoreError
 from graph.model import NATURAL_KEYS, RELATION_TYPES
 from graph.store.base import TableSource
 from graph.store.common import checked_pii_columns
-from graph.store.neo4j.codec import conform, dedup_first, natural_key
+from graph.store.neo4j.codec import conform, dedup_first
+from graph.store.neo4j.facts import FACT_TABLES, Facts
 from graph.store.neo4j.statements import REL_TYPES
 from graph.store.neo4j_local.import_results import (
     LABEL_COLUMN,
@@ -48,6 +49,7 @@ from graph.store.neo4j_local.import_results import (
     customer_columns,
     write_result_files,
 )
+from graph.store.options import DEFAULT_GRAPH_TAGS
 
 __all__ = ["ImportFiles", "write_import_files"]
 
@@ -71,6 +73,8 @@ class ImportFiles:
         Files holding a value with a line break (the importer must be told, per file).
     node_counts, relationship_counts
         Rows per label and per relationship type (relation types upper case).
+    facts, fact_counts
+        The facts file (transactions, events, the run's tag assignments) and its rows.
     """
 
     folder: Path
@@ -79,6 +83,8 @@ class ImportFiles:
     multiline: tuple[Path, ...] = ()
     node_counts: dict[str, int] = field(default_factory=dict)
     relationship_counts: dict[str, int] = field(default_factory=dict)
+    facts: Path | None = None
+    fact_counts: dict[str, int] = field(default_factory=dict)
 
     def admin_arguments(self, *, database: str = DEFAULT_DATABASE) -> list[str]:
         """The arguments of ``neo4j-admin`` that import these files, replacing `database`.
@@ -115,6 +121,7 @@ def write_import_files(
     *,
     pii_columns: Sequence[str] = (),
     results: RunResults | None = None,
+    graph_tags: Sequence[str] = DEFAULT_GRAPH_TAGS,
     progress: Progress | None = None,
 ) -> ImportFiles:
     """Write the four tables of `source` and its PII declarations as importer CSV files.
@@ -134,6 +141,8 @@ def write_import_files(
         read-only cannot take them).
     results
         A complete run to import with the data (customers it scored must be in `source`).
+    graph_tags
+        Tag categories whose assignments become ``HAS_TAG`` (the store's setting).
     progress
         Called as ``progress("export", table)`` before each table.
 
@@ -190,28 +199,19 @@ def write_import_files(
         rel_counts[typ] = n
     del relations
 
-    for name, label, rel in (
-        ("transactions", "Transaction", "HAS_TRANSACTION"),
-        ("events", "Event", "HAS_EVENT"),
-    ):
+    facts = Facts(folder / "facts.duckdb")
+    facts.clear()
+    for name in FACT_TABLES:
         say("export", name)
-        table = conform(source.read_table(name), name)
-        table = dedup_first(table.add_column(0, "key", natural_key(table, name)), ["key"])
-        path = folder / f"{name}.csv"
-        write(path, _header(table, id_column="key", id_space=label), table)
-        nodes.append((label, path))
-        node_counts[label] = table.num_rows
-        link = folder / f"{name}_links.csv"
-        write(
-            link, [":START_ID(Customer)", f":END_ID({label})"], table.select(["customer_id", "key"])
-        )
-        rels.append((rel, link))
-        rel_counts[rel] = table.num_rows
-        del table
+        facts.upsert_rows(name, conform(source.read_table(name), name))
+    if results is not None:
+        facts.replace_tags(results.run.run_id, results.assignments, results.catalog)
 
     if results is not None:
         say("export", f"run {results.run.run_id}")
-        more = write_result_files(results, folder, customer_ids, write=write, header=_header)
+        more = write_result_files(
+            results, folder, customer_ids, write=write, header=_header, graph_tags=graph_tags
+        )
         nodes += more[0]
         rels += more[1]
         node_counts |= more[2]
@@ -231,6 +231,8 @@ def write_import_files(
         multiline=tuple(multiline),
         node_counts=node_counts,
         relationship_counts=rel_counts,
+        facts=facts.path,
+        fact_counts=facts.counts(),
     )
 
 
@@ -276,13 +278,16 @@ def _header(table: pa.Table, *, id_column: str | None = None, id_space: str = ""
             out.append(f"{f.name}:{_TYPES[f.type]}")
         elif pa.types.is_string(f.type):
             out.append(f.name)
+        elif f.type == pa.list_(pa.string()):
+            out.append(f"{f.name}:string[]")
         else:
             raise TypeError(f"no importer type for column {f.name} of type {f.type}")
     return out
 
 
 def _csv_ready(table: pa.Table) -> pa.Table:
-    """Temporal columns as the ISO text the importer parses (microseconds kept)."""
+    """Temporal columns as the ISO text the importer parses (microseconds kept); string lists
+    joined by ``;``, the importer's array delimiter (a null list: no property)."""
     cols = []
     for f in table.schema:
         col = table.column(f.name)
@@ -290,6 +295,8 @@ def _csv_ready(table: pa.Table) -> pa.Table:
             col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S")
         elif f.type == pa.date32():
             col = pc.cast(col, pa.string())
+        elif pa.types.is_list(f.type):
+            col = pc.binary_join(col, ";")
         cols.append(col)
     return pa.Table.from_arrays(cols, names=table.column_names)
 

@@ -17,9 +17,10 @@ driver must find it as the previous run. So, after the import:
 - each customer's metric columns as properties, ``metrics_run_id``, no ``prev_*`` (there is
   no previous run), ``(:Customer)-[:IN_COMMUNITY]->(:Community {run_id, ...})``;
 - ``(:Tag {tag_id, name_zh, ...})`` for every definition of the catalog and every tag
-  assigned, ``(:Customer)-[:HAS_TAG {run_id, score, reason}]->(:Tag)`` for every assignment
-  (every tag, as the driver write-back writes them), and the tag labels of
-  `graph.store.neo4j.statements.TAG_LABELS` on their holders;
+  assigned, ``(:Customer)-[:HAS_TAG {run_id, score, reason}]->(:Tag)`` for the assignments
+  of the graph's tag categories (`graph.store.neo4j.runs.graph_assignments`), every tag id of
+  a customer as ``c.tags`` and the tag labels of `graph.store.neo4j.statements.TAG_LABELS`
+  on their holders; every assignment in the facts file (`import_files` writes it);
 - ``(:CommunityLineage {run_id, seq, event, ...})`` per lineage row: not in the files, but
   written through the driver once the server is back (``Runs.write_lineage``, the
   write-back's own code). The importer cannot store an empty list (an empty array field is
@@ -31,7 +32,7 @@ Only the latest complete run of the source is imported: a full refresh starts th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +44,9 @@ from graph.errors import ConfigError, StoreError
 from graph.model import SCHEMAS, RunInfo
 from graph.store.base import RunRepository
 from graph.store.lineage_rows import typed_lineage
-from graph.store.neo4j.runs import catalog_property, run_properties
+from graph.store.neo4j.runs import catalog_property, graph_assignments, run_properties, tag_lists
 from graph.store.neo4j.statements import TAG_LABELS
+from graph.store.options import DEFAULT_GRAPH_TAGS
 
 __all__ = ["RunResults", "customer_columns", "read_run_results", "write_result_files"]
 
@@ -96,8 +98,8 @@ def customer_columns(results: RunResults, customer_ids: pa.ChunkedArray) -> pa.T
     """The columns a customer file gets from the run, row for row with `customer_ids`.
 
     The metric columns (``customer_id`` aside), ``metrics_run_id`` (null for a customer the
-    run did not score, as after a write-back) and ``:LABEL``, the customer's tag labels
-    joined by ``;`` (empty: none).
+    run did not score, as after a write-back), ``tags`` (its tag ids, null for none) and
+    ``:LABEL``, the customer's tag labels joined by ``;`` (empty: none).
 
     Raises
     ------
@@ -115,6 +117,9 @@ def customer_columns(results: RunResults, customer_ids: pa.ChunkedArray) -> pa.T
     keys = pa.table({"customer_id": customer_ids, "_row": pa.array(range(len(customer_ids)))})
     joined = keys.join(metrics, "customer_id", join_type="left outer")
     joined = joined.join(labels, "customer_id", join_type="left outer").sort_by("_row")
+    lists = tag_lists(results.assignments)
+    pos = pc.index_in(joined.column("customer_id"), value_set=lists.column("customer_id"))
+    joined = joined.append_column("tags", pc.take(lists.column("tags").combine_chunks(), pos))
     joined = joined.drop_columns(["customer_id", "_row"])
     col = pc.fill_null(joined.column(LABEL_COLUMN), "")
     return joined.set_column(joined.schema.get_field_index(LABEL_COLUMN), LABEL_COLUMN, col)
@@ -131,6 +136,7 @@ def write_result_files(
     *,
     write: Write,
     header: Header,
+    graph_tags: Sequence[str] = DEFAULT_GRAPH_TAGS,
 ) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]], dict[str, int], dict[str, int]]:
     """Write the run's nodes and relationships but its lineage; returns (nodes, rels, counts).
 
@@ -169,7 +175,7 @@ def write_result_files(
     rels.append(("IN_COMMUNITY", path))
     rel_counts["IN_COMMUNITY"] = members.num_rows
 
-    assigned = _arrow(results.assignments)
+    assigned = _arrow(graph_assignments(results.assignments, results.catalog, graph_tags))
     assigned = assigned.filter(pc.is_in(assigned["customer_id"], customer_ids))
     defs = _arrow(results.catalog[["tag_id", "name_zh", "name_en", "category", "rule"]])
     extra = sorted(set(assigned["tag_id"].to_pylist()) - set(defs["tag_id"].to_pylist()))

@@ -173,3 +173,8 @@ def test_own_server_with_results_gets_the_run_files(small_dir, tmp_path) -> None
     assert runs[1].startswith(f'"{run_id}",')
     header = (out / "customers.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
     assert {"influence:double", "community_id", "metrics_run_id", ":LABEL"} <= set(header)
+    # the lean model: every tag as c.tags; facts and all assignments in the facts file
+    assert "tags:string[]" in header
+    assert (out / "facts.duckdb").is_file() and report["facts"]["transactions"] > 0
+    assert any(f"move {out / 'facts.duckdb'}" in n for n in report["notes"])
+    assert "--nodes=Transaction" not in report["command"]

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -32,13 +33,14 @@ from graph.errors import ConfigError
 from graph.model import SCHEMAS, TABLES
 from graph.store import neo4j_local, open_store
 from graph.store.neo4j import Neo4jStore
+from graph.store.neo4j.facts import Facts, facts_path_for
 from graph.store.neo4j.statements import registry
 from graph.store.neo4j_local import config as local_config
 from graph.store.neo4j_local import importer
 from loaders.ingest import load_folder
 from tests import neo4j_import_server
 from tests.graph.store.conftest import open_neo4j
-from tests.neo4j_import_server import BAD_REASONS, write_import_data
+from tests.neo4j_import_server import BAD_REASONS, split_delta, write_import_data
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 import_server = neo4j_import_server.import_server  # the fixture, shared with the CLI tests
@@ -258,6 +260,8 @@ def test_for_a_bolt_uri_the_printed_command_is_what_to_run(
     assert report.nodes["GuanxiMeta"] == 1  # the target's PII declaration was carried over
     home = Path(import_server["dir"])
     admin = ["java", "-cp", str(local_config.LIB / "*"), importer.ADMIN_MAIN_CLASS]
+    facts = Facts(facts_path_for(home / "data"))
+    assert any(str(tmp_path / "files" / "facts.duckdb") in n for n in report.notes)
     neo4j_local.stop(home)
     try:
         env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
@@ -265,6 +269,8 @@ def test_for_a_bolt_uri_the_printed_command_is_what_to_run(
             admin + words[1:], env=env, capture_output=True, text=True, timeout=400
         )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        facts.clear()  # the note's step, as the operator does it
+        shutil.move(tmp_path / "files" / "facts.duckdb", facts.path)
     finally:
         info = neo4j_local.start(
             home,
@@ -297,10 +303,10 @@ def test_from_store_copies_a_store_with_its_pii_declarations(
         counts = duck.counts()
     assert {t: c["loaded"] for t, c in report.as_dict()["tables"].items()} == counts
     assert (report.customers, report.relations) == (counts["customers"], counts["relations"])
-    labels = {"Customer": "customers", "Transaction": "transactions", "Event": "events"}
-    assert {k: v for k, v in report.nodes.items() if k in labels} == {
-        k: counts[t] for k, t in labels.items()
-    }
+    assert report.nodes["Customer"] == counts["customers"]
+    # the lean model: transactions and events go to the facts file, not the graph
+    assert report.facts == {t: counts[t] for t in ("transactions", "events")}
+    assert not {"Transaction", "Event"} & set(report.nodes)
     assert (tmp_path / "meta.csv").read_text().splitlines() == [
         "key:ID(GuanxiMeta),value:string[]",
         '"pii_columns","risk_grade"',
@@ -346,8 +352,6 @@ RUN_READS = (
 @pytest.fixture(scope="module")
 def analysed_duck(load_json, tmp_path_factory) -> str:
     """A copy of the reference DuckDB store with one ``guanxi analyze`` run."""
-    import shutil
-
     from api.usecases.analysis import analyze
 
     _, _, duck_uri = load_json
@@ -417,6 +421,29 @@ def _browser_results(store: Neo4jStore, params: dict) -> dict:
     return out
 
 
+def _assert_lean_model(store: Neo4jStore, duck, run_id: str) -> None:
+    """The graph holds HAS_TAG for the social and risk tags only, every tag as ``c.tags``,
+    and no transaction or event; the reference is the run's assignments in DuckDB."""
+    tags = duck.read_tags(run_id)
+    cat = duck.read_catalog(run_id)
+    graph = set(cat.loc[cat["category"].isin(["social", "risk"]), "tag_id"])
+    picked = tags.loc[tags["tag_id"].isin(graph), ["customer_id", "tag_id"]]
+    want_rel = sorted(map(tuple, picked.itertuples(index=False)))
+    want_lists = tags.groupby("customer_id")["tag_id"].agg(lambda x: sorted(set(x))).to_dict()
+    with store.bolt.session() as s:
+        got_rel = s.run(
+            "MATCH (c:Customer)-[:HAS_TAG {run_id: $r}]->(t:Tag) RETURN c.customer_id, t.tag_id",
+            r=run_id,
+        ).values()
+        lists = s.run("MATCH (c:Customer) WHERE c.tags IS NOT NULL RETURN c.customer_id, c.tags")
+        got_lists = dict(lists.values())
+        facts = s.run("MATCH (n) WHERE n:Transaction OR n:Event RETURN count(n)").single()[0]
+    assert 0 < len(want_rel) < len(tags)
+    assert sorted(map(tuple, got_rel)) == want_rel
+    assert got_lists == want_lists
+    assert facts == 0
+
+
 def _persist_through_the_driver(store: Neo4jStore, source, run_id: str) -> None:
     """The source's run written back by the store's RunRepository, as `persist_run` does."""
     run = next(r for r in source.list_runs() if r.run_id == run_id)
@@ -466,6 +493,8 @@ def test_with_results_from_a_store_reads_as_the_store_and_a_driver_write_back(
         _assert_reads_equal(_run_reads(bulk, run_id), want)
         _assert_reads_equal(_run_reads(driver_store, run_id), want)
         assert _graph_shape(bulk) == _graph_shape(driver_store)
+        _assert_lean_model(bulk, duck, run_id)
+        _assert_lean_model(driver_store, duck, run_id)
         communities = want["read_communities[]"]["community_id"].tolist()
         tags = want["read_tags[]"]
         referrer = (
@@ -522,3 +551,50 @@ def test_with_results_from_a_folder_imports_its_analysis(
         pd.testing.assert_frame_equal(
             bulk.read_membership(report.run_id), want["read_membership[]"]
         )
+
+
+# --- a daily delta through the driver after a bulk import (runs last: it re-imports) -------
+
+
+def test_a_daily_delta_after_a_bulk_import_is_idempotent_and_equals_a_full_import(
+    import_server, tmp_path
+) -> None:
+    """``guanxi load DELTA --store bolt://`` after ``guanxi neo4j import BASE``: loading the
+    delta twice gives the same counts, and they and every table equal a bulk import of the
+    combined data (`split_delta` knows what combined is)."""
+    from loaders.generate import generate, write_dataset
+
+    base, delta, combined = split_delta(generate(600, seed=5), fraction=0.02, seed=1)
+    dirs = {}
+    for name, data in (("base", base), ("delta", delta), ("combined", combined)):
+        dirs[name] = tmp_path / name
+        write_dataset(data, dirs[name], fmt="csv")
+    home = Path(import_server["dir"])
+    import_into_neo4j(dirs["combined"], dir=home, quarantine_dir=tmp_path / "q", settings=SETTINGS)
+    with _store(import_server) as full:
+        want = full.counts()
+        tables = {n: _sorted(full.read_table(n), n) for n in TABLES}
+    import_into_neo4j(dirs["base"], dir=home, quarantine_dir=tmp_path / "q", settings=SETTINGS)
+    with _store(import_server) as st:
+        before_delta = st.counts()
+    env = {"NEO4J_USER": "neo4j", "NEO4J_PASSWORD": import_server["password"]}
+    args = ["load", str(dirs["delta"]), "--store", import_server["bolt_uri"], "--json"]
+    loads = []
+    for _ in range(2):
+        res = runner.invoke(app, [*args, "--quarantine-dir", str(tmp_path / "qd")], env=env)
+        assert res.exit_code == 0, res.output
+        loads.append(json.loads(res.stdout)["tables"])
+        with _store(import_server) as st:
+            assert st.counts() == want
+    n_new = len(
+        set(delta.customers["customer_id"].to_pylist())
+        - set(base.customers["customer_id"].to_pylist())
+    )
+    assert loads[0]["customers"]["inserted"] == n_new > 0
+    assert loads[0]["customers"]["updated"] == delta.customers.num_rows - n_new > 0
+    # (a generated relation may repeat a base one's natural key: it is not new)
+    assert loads[0]["relations"]["inserted"] == want["relations"] - before_delta["relations"] > 0
+    assert all(t["inserted"] == t["updated"] == 0 for t in loads[1].values()), loads[1]
+    with _store(import_server) as st:
+        for n in TABLES:
+            assert _sorted(st.read_table(n), n).equals(tables[n]), n

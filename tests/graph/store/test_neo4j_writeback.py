@@ -72,3 +72,59 @@ def test_rerun_replaces_writeback_and_prunes_history(neo):
     assert _scalar(
         neo, "MATCH (t:Tag) WHERE NOT EXISTS { MATCH ()-[:HAS_TAG]->(t) } RETURN count(t)"
     ) <= len(neo.read_catalog(latest))
+
+
+def test_lean_model_tags_in_the_graph_and_beside_it(neo, neo4j_server):
+    """Every tag as ``c.tags``; ``HAS_TAG`` only for the configured categories; every
+    assignment, reason included, read back from the facts file; no fact row in the graph.
+
+    The reference is the run's own assignments (``analyze``'s result) and the catalog's
+    categories; a second store on the same server with ``graph_tags=("value",)`` writes
+    ``HAS_TAG`` for exactly the value tags and the same ``c.tags``.
+    """
+    result = usecases.analyze(neo, seed=1)
+    run_id = result.run.run_id
+    tags = neo.read_tags(run_id)
+    cat = neo.read_catalog(run_id)
+    lists = tags.groupby("customer_id")["tag_id"].agg(lambda x: sorted(set(x))).to_dict()
+
+    def graph_side(store) -> tuple[dict, set]:
+        with store.bolt.session() as s:
+            got = dict(
+                s.run(
+                    "MATCH (c:Customer) WHERE c.tags IS NOT NULL RETURN c.customer_id, c.tags"
+                ).values()
+            )
+            rels = {
+                tuple(r)
+                for r in s.run(
+                    "MATCH (c)-[:HAS_TAG {run_id: $r}]->(t:Tag) RETURN c.customer_id, t.tag_id",
+                    r=run_id,
+                ).values()
+            }
+        return got, rels
+
+    def of(categories) -> set:
+        ids = set(cat.loc[cat["category"].isin(categories), "tag_id"])
+        picked = tags[tags["tag_id"].isin(ids)]
+        return set(zip(picked["customer_id"], picked["tag_id"], strict=True))
+
+    got, rels = graph_side(neo)
+    assert got == lists and rels == of(["social", "risk"]) and 0 < len(rels) < len(tags)
+    assert tags["reason"].str.len().min() > 0  # every reason kept, not only the graph's
+    assert _scalar(neo, "MATCH (n) WHERE n:Transaction OR n:Event RETURN count(n)") == 0
+    assert neo.facts.path.is_file() and neo.counts()["transactions"] > 0
+
+    with open_neo4j(neo4j_server, graph_tags=("value",)) as other:
+        usecases.analyze(other, seed=1)
+        run2 = other.list_runs()[0].run_id
+        tags = other.read_tags(run2)
+        with other.bolt.session() as s:
+            rels = {
+                tuple(r)
+                for r in s.run(
+                    "MATCH (c)-[:HAS_TAG {run_id: $r}]->(t:Tag) RETURN c.customer_id, t.tag_id",
+                    r=run2,
+                ).values()
+            }
+        assert rels == of(["value"]) and rels
