@@ -153,12 +153,15 @@ def _stages(
     )
     say("tagging", 0.0)
     t = time.perf_counter()
-    with peaks.stage("tagging"):
+    with peaks.stage("tagging.features"):
         features = eng.features(store, result.metrics, as_of=params.as_of)
         release_memory()
+    with peaks.stage("tagging.rules"):
         tags = eng.tags(features, catalog, run_id=run.run_id)
         del features
         release_memory()
+    for part in ("tagging.features", "tagging.rules"):  # the stage's peak is its parts' larger
+        peaks.add("tagging", peaks.mb[part])
     timings["tagging"] = time.perf_counter() - t
     say("tagging", 1.0)
 
