@@ -95,9 +95,18 @@ def split_delta(data, *, fraction: float = 0.01, seed: int = 0) -> tuple:
     combined_customers = customers.set_column(customers.schema.get_field_index("aum"), "aum", aum)
     is_new = pc.is_in(ids, value_set=new)
     rel = data.relations
+    # of the other relations, only some whose natural key is unique move: of two rows with
+    # one key the first loaded wins, which must be the same one in both orders
+    key = ["src_id", "dst_id", "type", "occurred_at"]
+    n = rel.select(key).group_by(key).aggregate([([], "count_all")])
+    once = n.filter(pc.equal(n["count_all"], 1)).drop_columns(["count_all"])
+    unique = pc.is_in(
+        pc.binary_join_element_wise(*[pc.cast(rel[k], pa.string()) for k in key], "|"),
+        value_set=pc.binary_join_element_wise(*[pc.cast(once[k], pa.string()) for k in key], "|"),
+    )
     moved = pc.or_(
         pc.or_(pc.is_in(rel["src_id"], value_set=new), pc.is_in(rel["dst_id"], value_set=new)),
-        pa.array(rng.random(rel.num_rows) < fraction),
+        pc.and_(pc.fill_null(unique, False), pa.array(rng.random(rel.num_rows) < fraction)),
     )
 
     def split(table: pa.Table) -> tuple[pa.Table, pa.Table]:

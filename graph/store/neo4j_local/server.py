@@ -186,15 +186,25 @@ def status(dir: Path = DEFAULT_DIR) -> dict[str, Any]:
 # --------------------------------------------------------------------------- helpers
 
 
+def _new_password() -> str:
+    """A random password not starting with '-', which set-initial-password reads as an option."""
+    while True:
+        pw = secrets.token_urlsafe(24)
+        if not pw.startswith("-"):
+            return pw
+
+
 def _resolve_password(dir: Path, password: str | None) -> str:
     stored = dir / "password"
     pw = password or None
     if pw is None and stored.is_file():
         pw = stored.read_text().strip() or None
     if pw is None:
-        pw = secrets.token_urlsafe(24)
+        pw = _new_password()
     if len(pw) < 8:
         raise ConfigError("the Neo4j password must have at least 8 characters")
+    if pw.startswith("-"):
+        raise ConfigError("the Neo4j password must not start with '-' (read as an option)")
     if "\n" in pw or pw != pw.strip():
         raise ConfigError("the Neo4j password must not start/end with blanks or hold newlines")
     _write_private(stored, pw + "\n")

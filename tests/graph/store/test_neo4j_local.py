@@ -206,3 +206,16 @@ def test_java_command_takes_heap_and_pagecache_as_given(tmp_path: Path) -> None:
     default = neo4j_local.java_command(tmp_path, bolt_port=1, http_port=2, gds=False)
     assert f"-Xmx{neo4j_local.DEFAULT_HEAP}" in default
     assert default[default.index("--pagecache") + 1] == neo4j_local.DEFAULT_PAGECACHE
+
+
+def test_a_generated_password_never_starts_with_a_dash(tmp_path, monkeypatch):
+    """Neo4j's set-initial-password reads a leading '-' as an option and refuses to start
+    (one random password in 64 did); a given one is refused with the reason."""
+    from graph.errors import ConfigError
+    from graph.store.neo4j_local import server
+
+    drawn = iter(["-starts-with-a-dash-xx", "fine-password-12345678"])
+    monkeypatch.setattr(server.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert server._resolve_password(tmp_path, None) == "fine-password-12345678"
+    with pytest.raises(ConfigError, match="must not start with '-'"):
+        server._resolve_password(tmp_path / "other", "-given-password")
