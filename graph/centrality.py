@@ -18,6 +18,7 @@ import igraph as ig
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from graph.arrays import unique
 from graph.build import edge_arrays
 
 __all__ = [
@@ -464,5 +465,5 @@ def neighbor_community_counts(g: ig.Graph, membership: np.ndarray) -> np.ndarray
     other = membership[np.concatenate([dst, src])]
     foreign = other != membership[who]
     k = np.int64(membership.max() + 1 if n else 1)
-    pairs = np.unique(who[foreign] * k + other[foreign])
+    pairs = unique(who[foreign] * k + other[foreign])
     return np.bincount(pairs // k, minlength=n).astype(np.int64)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import igraph as ig
 import numpy as np
 
+from graph.arrays import unique
 from graph.build import edge_arrays
 
 __all__ = ["ReferralColumns", "referral_columns", "referral_parents"]
@@ -86,7 +87,7 @@ def referral_columns(referral: ig.Graph) -> ReferralColumns:
     src, dst, _ = edge_arrays(referral)
     direct = np.zeros(n, np.int64)
     if src.size:
-        direct = np.bincount(np.unique(src * np.int64(n) + dst) // n, minlength=n).astype(np.int64)
+        direct = np.bincount(unique(src * np.int64(n) + dst) // n, minlength=n).astype(np.int64)
     parent = referral_parents(referral)
     downstream, height = _subtree_sizes(parent)
     return {

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from graph.arrays import unique
 from graph.errors import MissingColumns, MissingFile, UnreadableFile
 from graph.model import DUCKDB_QUIET, TABLES
 from loaders.dialect import DELIMITERS, Dialect, FileDialect
@@ -317,7 +318,7 @@ def _read_csv(
         ).to_arrow_table()
     finally:
         con.close()
-    bad_lines = np.unique(rejects.column("line").to_numpy().astype(np.int64))
+    bad_lines = unique(rejects.column("line").to_numpy().astype(np.int64))
     # data rows are numbered from 1 (file line 2); rejected lines keep their own numbers
     rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
     first: dict[int, tuple[str, str, int]] = {}

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from graph.arrays import unique
 from tagging.rule_tree import names_in
 from tagging.rules import Catalog
 
@@ -253,7 +254,7 @@ def _held(assignments: pd.DataFrame, tags: pd.Index) -> _Held:
     tid = tags.get_indexer(assignments["tag_id"].astype(str))
     keep = tid >= 0
     codes, ids = pd.factorize(assignments["customer_id"].astype(str).to_numpy()[keep])
-    pairs = np.unique(codes.astype(np.int64) * max(tags.size, 1) + tid[keep])
+    pairs = unique(codes.astype(np.int64) * max(tags.size, 1) + tid[keep])
     return _Held(pairs // max(tags.size, 1), pairs % max(tags.size, 1), np.asarray(ids))
 
 

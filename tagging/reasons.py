@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graph.arrays import unique
 from graph.errors import RuleError
 from tagging.evaluator import Binding, Evaluator, Fact, Side
 from tagging.rule_parser import parse_expr
@@ -173,7 +174,7 @@ def _codes(values: object, idx: np.ndarray) -> tuple[np.ndarray, list[str]]:
             ints = (r - lo).astype(np.int64)
             inv = _compact(ints)
             uniq = (
-                np.unique(ints) + lo
+                unique(ints) + lo
                 if int(ints.max()) >= 4 * ints.size + 1024
                 else (np.flatnonzero(np.bincount(ints)) + lo)
             )

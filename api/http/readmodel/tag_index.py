@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graph.arrays import unique
 from graph.store import GraphStore, TagScanner
 
 #: Largest run (tag assignments) whose tags are loaded with one `read_tags(run_id)` when the
@@ -77,7 +78,7 @@ class TagIndex:
             code = self.names.index(tag_id)
         except ValueError:
             return np.zeros(0, np.int64)
-        return np.unique(self.rows_of()[self.codes == code])
+        return unique(self.rows_of()[self.codes == code])
 
 
 def _tag_batches_read_all(store: GraphStore, run_id: str) -> Iterator[pa.RecordBatch]:
