@@ -2,16 +2,17 @@
 
 Why beside Neo4j and not in it: nothing in Browser walks a transaction or an event (an
 analyst explores customers, their relations, communities and tags), while analysis reads
-them all, every run, as columns. As nodes they were most of the graph (17 rows per
+them all, every run, as columns. As nodes they were most of the graph (many per
 customer) and tagging read every one back through Bolt, a Python value per cell; a DuckDB
-file reads them as Arrow without a copy. Every tag assignment of a run (about ten per
+file reads them as Arrow without a copy. Every tag assignment of a run (several per
 customer) lives here too, for the same reason: ``read_tags``, ``scan_tags`` and segments read
 whole runs, and one ``HAS_TAG`` relationship per assignment was most of the write-back. The
 graph keeps what exploration needs (`graph.store.neo4j.runs`): ``c.tags``, labels, and
 ``HAS_TAG`` for the graph's tag categories.
 
 The file is a `graph.store.duckdb_store.DuckDBStore` (its natural-key upserts, reads and tag
-tables are the DuckDB store's own code, so both stores give the same answers), opened for
+tables are the DuckDB store's own code, so both stores give the same answers; its other
+tables stay empty), opened for
 one operation at a time: DuckDB lets one process write a file, and ``guanxi serve`` and
 ``guanxi load`` may both use the store; an open that finds the file locked waits for it.
 
@@ -127,18 +128,6 @@ class Facts:
             return db.read_tags(
                 run_id, customer_id=customer_id, tag_id=tag_id, limit=limit, offset=offset
             )
-
-    def tag_lists(self, run_id: str) -> pa.Table:
-        """``customer_id`` and ``tags`` (its tag ids, sorted) of every holder of a run's tags."""
-        df = self.read_tags(run_id)[["customer_id", "tag_id"]]
-        per = df.sort_values(["customer_id", "tag_id"]).groupby("customer_id", sort=True)
-        lists = per["tag_id"].agg(list)
-        return pa.table(
-            {
-                "customer_id": pa.array(lists.index.astype(str), pa.string()),
-                "tags": pa.array(lists.tolist(), pa.list_(pa.string())),
-            }
-        )
 
     def clear(self) -> None:
         """Delete the file (tests, benchmarks, a full refresh)."""

@@ -14,7 +14,7 @@ exploration needs: ``HAS_TAG {run_id, score, reason}`` for the tags of the graph
 (``graph_tags``, social and risk by default: the relationships an analyst walks), and, after
 the publish, every tag id of the run as the list ``c.tags`` and the `TAG_LABELS` labels, so
 Browser filters (``WHERE 'vip' IN c.tags``) and styles on any tag. Why not a relationship
-per assignment: about ten per customer, they were most of the write-back's time, and no
+per assignment: several per customer, they were most of the write-back's time, and no
 query walks from a customer to a "basic" or "value" tag node.
 
 Assignments (facts and ``HAS_TAG``) are kept for the last ``history_runs`` runs so that
