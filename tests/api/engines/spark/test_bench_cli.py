@@ -23,4 +23,3 @@ def test_a_spark_setting_must_be_key_value(tmp_path):
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 2 and "must look like key=value" in res.output
     assert not any(tmp_path.iterdir())
-
