@@ -13,6 +13,14 @@ from api.cli.options import JsonOpt, StoreOpt
 from api.cli.render import dump, out, progress
 from api.settings import get_settings
 
+#: The spark engine's master and settings, shared by analyze and bench.
+MasterOpt = Annotated[
+    str, typer.Option(help="spark: master URL (local[N], yarn, spark://..., k8s://...).")
+]
+ConfOpt = Annotated[
+    list[str] | None, typer.Option("--conf", help="spark: a Spark setting k=v (repeatable).")
+]
+
 
 def analyze(
     store: StoreOpt = None,
@@ -41,13 +49,8 @@ def analyze(
             "CSV, or hive:DB.",
         ),
     ] = None,
-    master: Annotated[
-        str, typer.Option(help="spark: master URL (local[N], yarn, spark://..., k8s://...).")
-    ] = "local[*]",
-    conf: Annotated[
-        list[str] | None,
-        typer.Option("--conf", help="spark: a Spark setting k=v (repeatable)."),
-    ] = None,
+    master: MasterOpt = "local[*]",
+    conf: ConfOpt = None,
     out_dir: Annotated[
         str | None,
         typer.Option("--out", help="spark: folder or URI for the run's Parquet output."),

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from api.cli.analysis import ConfOpt, MasterOpt, parse_conf
 from api.cli.errors import errors
 from api.cli.options import JsonOpt
 from api.cli.render import dump, err, out
@@ -35,13 +36,8 @@ def bench(
     engine: Annotated[
         str, typer.Option(help="'local' (the stages above) or 'spark' (the spark engine's).")
     ] = "local",
-    master: Annotated[
-        str, typer.Option(help="With --engine spark: the master (local[N], yarn, ...).")
-    ] = "local[*]",
-    conf: Annotated[
-        list[str] | None,
-        typer.Option("--conf", help="With --engine spark: a Spark setting k=v (repeatable)."),
-    ] = None,
+    master: MasterOpt = "local[*]",
+    conf: ConfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Time each stage (wall time, rows/s, peak RSS); print a table and write JSON."""
@@ -106,7 +102,6 @@ def _spark_bench(
 ) -> None:
     """The spark engine's stages (`api.bench.spark_stages`): a table and a JSON file."""
     from api.bench.spark_stages import run_spark_bench
-    from api.cli.analysis import parse_conf
 
     pairs = parse_conf(conf)
     with errors():

@@ -205,8 +205,6 @@ class SparkEngine:
 
         from api.engines.spark import relational
 
-        if not hasattr(relational, "features"):
-            raise ConfigError("the spark engine's features stage is not available yet")
         if isinstance(as_of, str):
             as_of = datetime.fromisoformat(as_of)
         return relational.features(self.spark, self._validated(), metrics, as_of)

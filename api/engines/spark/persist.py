@@ -130,7 +130,12 @@ def persist_spark_run(
             store.upsert_rows(name, table)
     timings["register_input"] = time.perf_counter() - t
 
-    read = {name: _read_back(df, f"{folder}/{name}") for name, df in parts.items()}
+    # the quarantine stays in its Parquet (a load keeps it in files too, not in the store)
+    read = {
+        name: _read_back(df, f"{folder}/{name}")
+        for name, df in parts.items()
+        if name != "quarantine"
+    }
     local_metrics = None
     if metrics is not None:
         local_metrics = MetricsResult(

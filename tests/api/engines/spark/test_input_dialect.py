@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 
@@ -22,23 +21,7 @@ from api.engines import get_engine
 from graph.store import open_store
 from loaders.generate import generate
 from loaders.ingest import load_folder
-
-
-def _text(table: pa.Table) -> pa.Table:
-    cols = {}
-    for name in table.column_names:
-        col = table.column(name)
-        if pa.types.is_timestamp(col.type):
-            col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S")
-        cols[name] = pc.cast(col, pa.string())
-    return pa.table(cols)
-
-
-def _put(table: pa.Table, column: str, row: int, value: str) -> pa.Table:
-    values = table.column(column).to_pylist()
-    values[row] = value
-    i = table.column_names.index(column)
-    return table.set_column(i, column, pa.array(values, pa.string()))
+from tests.api.engines.spark.test_relational_validate import _put, _text
 
 
 def _dataset(folder: Path) -> Path:
