@@ -343,14 +343,16 @@ def validate_table(
     con.execute(DUCKDB_QUIET)
     try:
         con.execute("SET TimeZone = 'UTC'")
-        # rows carry their own number, so DuckDB need not keep order (less memory)
+        # rows carry their own number, so DuckDB need not keep order while it works
         con.execute("SET preserve_insertion_order = false")
         con.register("raw_in", raw)
         known = known_customers if known_customers is not None else pa.array([], pa.string())
         con.register("known_in", pa.table({"customer_id": known}))
         con.execute("CREATE TEMP TABLE known AS SELECT DISTINCT customer_id FROM known_in")
-        # good and bad rows are split in Arrow
-        judged = con.sql(gen.sql).to_arrow_table()
+        # good and bad rows are split in Arrow, in file order: of the rows sharing a natural
+        # key the store keeps the first (DuckDB scans the reader's chunks in parallel, so
+        # without the ORDER BY a later duplicate could come first)
+        judged = con.sql(f"SELECT * FROM ({gen.sql}) ORDER BY _row").to_arrow_table()
     finally:
         con.close()
     flags = judged.column("_check")
