@@ -34,7 +34,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import connected_components
 
 __all__ = [
@@ -206,6 +205,10 @@ def _assign(rows: np.ndarray, cols: np.ndarray, jac: np.ndarray) -> np.ndarray:
     adj = sp.coo_matrix((np.ones(rows.size), (r, nr + c)), shape=(nr + uc.size,) * 2)
     _, comp = connected_components(adj, directed=False)
     pair_comp = comp[r]
+    # imported here: scipy.optimize is ~0.4 s of every CLI start, and only a run with
+    # competing community matches needs it
+    from scipy.optimize import linear_sum_assignment
+
     chosen: list[np.ndarray] = []
     order = np.argsort(pair_comp, kind="stable")
     bounds = np.flatnonzero(np.diff(pair_comp[order])) + 1
