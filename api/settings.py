@@ -89,7 +89,7 @@ class Neo4jSettings(BaseSettings):
         default=DEFAULT_READ_CHUNK, gt=0, validation_alias="GUANXI_NEO4J_READ_CHUNK"
     )
     heap: str = Field(default="2g", validation_alias="GUANXI_NEO4J_HEAP")
-    pagecache: str = Field(default="512m", validation_alias="GUANXI_NEO4J_PAGECACHE")
+    pagecache: str = Field(default="auto", validation_alias="GUANXI_NEO4J_PAGECACHE")
     facts: Path | None = Field(
         default=None,
         validation_alias="GUANXI_NEO4J_FACTS",

@@ -78,7 +78,7 @@ def test_defaults_when_nothing_is_set(clean_env):
         history_runs=DEFAULT_HISTORY_RUNS,
         read_chunk=DEFAULT_READ_CHUNK,
     )
-    assert (s.neo4j.uri, s.neo4j.heap, s.neo4j.pagecache) == (None, "2g", "512m")
+    assert (s.neo4j.uri, s.neo4j.heap, s.neo4j.pagecache) == (None, "2g", "auto")
 
 
 def test_blank_variables_count_as_unset(clean_env):

@@ -34,7 +34,11 @@ def _main(argv: list[str] | None = None) -> int:
             p.add_argument("--http-port", type=int, default=7474)
             p.add_argument("--timeout", type=float, default=180)
             p.add_argument("--heap", default=DEFAULT_HEAP, help="JVM -Xmx, e.g. 1g")
-            p.add_argument("--pagecache", default=DEFAULT_PAGECACHE, help="e.g. 512m")
+            p.add_argument(
+                "--pagecache",
+                default=DEFAULT_PAGECACHE,
+                help="e.g. 512m, or auto (sized to the database)",
+            )
     args = parser.parse_args(argv)
     try:
         if args.command == "build":

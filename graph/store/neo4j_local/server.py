@@ -28,6 +28,7 @@ from graph.store.neo4j_local.config import (
     DEFAULT_PAGECACHE,
     MAIN_CLASS,
     java_command,
+    resolve_pagecache,
 )
 from graph.store.neo4j_local.maven import build, locked, tail
 
@@ -105,6 +106,7 @@ def start(
                     f"({name}_port=...) or stop what listens there"
                 )
         build(gds=gds)
+        pagecache = resolve_pagecache(pagecache, dir)
 
         logs = dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -136,6 +138,8 @@ def start(
             "user": _USER,
             "password": pw,
             "gds": gds,
+            "heap": heap,
+            "pagecache": pagecache,
         }
         try:
             _wait_ready(proc, dir, info, timeout)

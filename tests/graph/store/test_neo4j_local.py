@@ -205,7 +205,29 @@ def test_java_command_takes_heap_and_pagecache_as_given(tmp_path: Path) -> None:
     assert "-Xmx1g" in cmd and cmd[cmd.index("--pagecache") + 1] == "256m"
     default = neo4j_local.java_command(tmp_path, bolt_port=1, http_port=2, gds=False)
     assert f"-Xmx{neo4j_local.DEFAULT_HEAP}" in default
-    assert default[default.index("--pagecache") + 1] == neo4j_local.DEFAULT_PAGECACHE
+    assert neo4j_local.DEFAULT_PAGECACHE == "auto"
+    assert default[default.index("--pagecache") + 1] == "512m"  # an empty database
+
+
+def test_an_auto_page_cache_fits_the_database_on_disk(tmp_path: Path, monkeypatch) -> None:
+    """``auto`` is the store's files plus a quarter, at least 512 MB, at most half of the
+    memory available; the database folder is what a bulk import or a load leaves."""
+    from graph.store.neo4j_local import config
+    from graph.store.neo4j_local.config import pagecache_mb, resolve_pagecache
+
+    store = tmp_path / "data" / "databases" / "neo4j"
+    store.mkdir(parents=True)
+    (store / "neostore.relationshipstore.db").write_bytes(b"\0" * (3 * 2**20))
+    with open(store / "neostore.propertystore.db", "wb") as f:
+        f.truncate(2000 * 2**20)  # sparse: 2,000 MB of size, no disk
+    monkeypatch.setattr(config, "_available_bytes", lambda: 16 * 2**30)
+    assert resolve_pagecache("auto", tmp_path) == "2504m"  # ceil(2003 * 1.25)
+    monkeypatch.setattr(config, "_available_bytes", lambda: 3 * 2**30)
+    assert resolve_pagecache("auto", tmp_path) == "1536m"
+    assert pagecache_mb(10 * 2**20, None) == 512
+    assert pagecache_mb(8 * 2**30, 4 * 2**30) == 2048  # half of what is available
+    assert pagecache_mb(8 * 2**30, 2**29) == 512  # never below the floor
+    assert resolve_pagecache("1g", tmp_path) == "1g"
 
 
 def test_a_generated_password_never_starts_with_a_dash(tmp_path, monkeypatch):
