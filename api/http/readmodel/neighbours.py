@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.arrays import unique
+from graph.arrays import member, unique
 
 __all__ = ["NeighbourIndex"]
 
@@ -107,7 +107,7 @@ class NeighbourIndex:
         parts = [np.arange(self.inc_ptr[r], self.inc_ptr[r + 1]) for r in rows]
         at = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         other, weight = self.inc_other[at], self.inc_weight[at]
-        keep = ~np.isin(other, exclude)
+        keep = ~member(other, unique(exclude))
         other, weight = other[keep], weight[keep]
         if other.size == 0:
             return []
@@ -134,7 +134,7 @@ class NeighbourIndex:
         parts = [np.arange(self.out_ptr[r], self.out_ptr[r + 1]) for r in rows]
         at = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         src = np.repeat(rows, [self.out_ptr[r + 1] - self.out_ptr[r] for r in rows])
-        keep = np.isin(self.out_dst[at], rows)
+        keep = member(self.out_dst[at], rows)
         frame = pd.DataFrame(
             {
                 "src": src[keep],
