@@ -28,6 +28,7 @@ __all__ = [
     "UNLISTED_TYPE_WEIGHT",
     "InteractionGraph",
     "build_interaction_graph",
+    "decay",
     "edge_arrays",
     "vertex_ids",
 ]
@@ -51,6 +52,33 @@ DEFAULT_TYPE_WEIGHTS: dict[str, float] = {
 #: allows extra types; they still count (as a plain tie), and how many rows used this
 #: fallback is reported in ``InteractionGraph.stats["relations_unlisted_type"]``.
 UNLISTED_TYPE_WEIGHT: float = 1.0
+
+#: Taylor terms of ``exp`` in :func:`decay` (the remainder is below 1e-17 on [0, ln 2)).
+DECAY_TERMS = 18
+
+#: Exponents of two below which :func:`decay` gives 0 (subnormal weights are noise).
+DECAY_FLOOR = -1000.0
+
+
+def decay(x: np.ndarray) -> np.ndarray:
+    """``2 ** x`` for ``x <= 0`` in basic IEEE operations only, so every engine gets its bits.
+
+    Why not ``np.exp2``: libm's ``exp2`` and Java's ``Math.pow`` round differently in the
+    last bit, and the Spark projection must weigh each row as this build does. Here
+    ``x = k + f`` (``k = floor(x)``, ``f`` exact), ``2 ** f = exp(f ln 2)`` by Horner's rule
+    over :data:`DECAY_TERMS` Taylor terms (about one ulp from ``exp2``), scaled by the exact
+    ``2 ** k``; :mod:`api.engines.spark.projection` spells the same operations in Spark SQL.
+    """
+    k = np.floor(x)
+    y = (x - k) * _LN2
+    p = np.ones_like(y)
+    for i in range(DECAY_TERMS, 0, -1):
+        p = 1.0 + y * p / float(i)
+    scaled = np.ldexp(p, np.maximum(k, DECAY_FLOOR - 1).astype(np.int64))
+    return np.where(x < DECAY_FLOOR, 0.0, scaled)
+
+
+_LN2 = 0.6931471805599453
 
 _US_PER_DAY = 86_400_000_000
 
@@ -226,7 +254,7 @@ def build_interaction_graph(
     ts, undated, as_of_us = _timestamps_us(relations.column("occurred_at"), as_of)
     age_days = np.clip((as_of_us - ts) / _US_PER_DAY, 0.0, None)
     age_days[undated] = 0.0
-    row_w = row_w * counts * np.exp2(-age_days / half_life_days)
+    row_w = row_w * counts * decay(-age_days / half_life_days)
 
     src, dst, row_w, counts, code = src[keep], dst[keep], row_w[keep], counts[keep], code[keep]
     e_src, e_dst, w, inter = _collapse(src, dst, n, row_w, counts)
@@ -339,10 +367,12 @@ def _collapse(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Unique (src, dst) pairs sorted by (src, dst), with summed weight and counts.
 
-    Each pair's weights are summed in ascending order of value, not in row order: a store
-    may hand the same rows back in another order (Neo4j reads in chunks), and floating-point
-    sums depend on their order, so this keeps the graph, and every metric after it,
-    bit-identical whatever order the rows came in.
+    Each pair's weights are summed one by one in ascending order of value, not in row order:
+    a store may hand the same rows back in another order (Neo4j reads in chunks), and
+    floating-point sums depend on their order, so this keeps the graph, and every metric
+    after it, bit-identical whatever order the rows came in. The sum is strictly sequential
+    (numpy's reductions add in pairs), so the Spark projection, which folds each pair's
+    sorted weights left to right, gives the same bits.
     """
     base = np.int64(max(n, 1))
     key = src * base + dst
@@ -353,9 +383,29 @@ def _collapse(
     key = key[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     uniq = key[starts]
-    w = np.add.reduceat(np.asarray(weight, np.float64)[order], starts)
+    w = _sequential_sums(np.asarray(weight, np.float64)[order], starts)
     c = np.add.reduceat(np.asarray(counts, np.int64)[order], starts)
     return uniq // base, uniq % base, w, c
+
+
+def _sequential_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each segment of ``values`` (beginning at ``starts``) summed left to right.
+
+    Segments are visited longest first, so step ``j`` adds the ``j``-th value of a prefix of
+    them: the work is one pass over ``values``, whatever the longest segment.
+    """
+    lengths = np.diff(np.r_[starts, len(values)])
+    by_length = np.argsort(-lengths, kind="stable")
+    first = starts[by_length]
+    acc = values[first].copy()
+    live = len(first)
+    for j in range(1, int(lengths.max()) if len(lengths) else 0):
+        while lengths[by_length[live - 1]] <= j:
+            live -= 1
+        acc[:live] += values[first[:live] + j]
+    out = np.empty_like(acc)
+    out[by_length] = acc
+    return out
 
 
 def edge_arrays(g: ig.Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -19,6 +19,7 @@ class Reason(StrEnum):
     BAD_TIMESTAMP = "bad_timestamp"
     BAD_DATE = "bad_date"
     BAD_NUMBER = "bad_number"
+    NON_FINITE_NUMBER = "non_finite_number"
     BAD_BOOLEAN = "bad_boolean"
     UNKNOWN_RELATION_TYPE = "unknown_relation_type"
     UNKNOWN_EVENT_TYPE = "unknown_event_type"
@@ -35,6 +36,7 @@ PHRASES: dict[Reason, str] = {
     Reason.BAD_TIMESTAMP: "is not an ISO-8601 timestamp",
     Reason.BAD_DATE: "is not a date (YYYY-MM-DD)",
     Reason.BAD_NUMBER: "is not a number",
+    Reason.NON_FINITE_NUMBER: "is not a finite number (NaN or infinite)",
     Reason.BAD_BOOLEAN: "is not a boolean (true/false, yes/no, 1/0)",
     Reason.UNKNOWN_RELATION_TYPE: "is not a known relation type",
     Reason.UNKNOWN_EVENT_TYPE: "is not a known event type",

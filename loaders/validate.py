@@ -223,6 +223,23 @@ def validation_sql(
                     f"t.{_q('_raw_' + col, d)}",
                 )
             )
+    for col in contract:
+        if col in present and schema.field(col).type == pa.float64():
+            # NaN and infinities parse, but no exact (decimal) sum holds them
+            c = f"t.{_q(col, d)}"
+            bad = (
+                f"(isnan({c}) OR abs({c}) = CAST('Infinity' AS DOUBLE))"
+                if d == "spark"
+                else f"NOT isfinite({c})"
+            )
+            checks.append(
+                (
+                    f"{c} IS NOT NULL AND {bad}",
+                    Reason.NON_FINITE_NUMBER,
+                    col,
+                    f"t.{_q('_raw_' + col, d)}",
+                )
+            )
     for col, (allowed, reason) in ENUMS.get(table_name, {}).items():
         values = ", ".join(_lit(v, d) for v in allowed)
         checks.append((f"t.{_q(col, d)} NOT IN ({values})", reason, col, f"t.{_q(col, d)}"))

@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from graph.model import DUCKDB_QUIET, SCHEMAS
 from tagging.feature_catalog import DAY_S, FeatureParams
 from tagging.feature_derive import derive_features
+from tagging.sums_sql import amount_sum
 
 __all__ = ["FEATURE_INPUTS", "compute_features", "features_from_sql"]
 
@@ -288,8 +289,10 @@ def _aggregate(
             SELECT customer_id,
                 count(*) AS txn_count,
                 count(*) FILTER (WHERE occurred_at > {rfm_start}) AS frequency,
-                coalesce(sum(amount) FILTER (WHERE occurred_at > {rfm_start}), 0) AS monetary,
-                avg(amount) AS avg_amount,
+                coalesce({
+            amount_sum(f"CASE WHEN occurred_at > {rfm_start} THEN amount END", "duckdb")
+        }, 0) AS monetary,
+                {amount_sum("amount", "duckdb")} / count(amount) AS avg_amount,
                 max(amount) AS max_amount,
                 epoch(max(occurred_at)) AS last_txn_s,
                 epoch(min(occurred_at)) AS first_txn_s,

@@ -8,8 +8,8 @@ per-topic columns a pivot over the distinct values (normalised in Python with
 `feature_derive._slug`, on the few distinct values only), the run's metrics a join.
 
 Exactness: every column is the same IEEE operation in the same order as in numpy, so the
-two agree exactly where the inputs are the same (sums of many amounts may differ in the
-last bits with the summation order).
+two agree exactly where the inputs are the same; sums of amounts are exact decimal sums
+(`tagging.sums_sql`), as in the local engine's aggregation.
 
 Pure string generation.
 """
@@ -24,6 +24,7 @@ from graph.model import METRIC_COLUMNS
 from tagging.feature_catalog import DAY_S, FEATURES, FeatureParams
 from tagging.feature_compute import _raw_values
 from tagging.feature_derive import _METRICS_KEEP_NULL, _slug
+from tagging.sums_sql import amount_sum
 
 __all__ = ["DISTINCT_INPUTS", "feature_sql"]
 
@@ -145,8 +146,10 @@ def feature_sql(
         f"event_type AS et FROM {n['events']} WHERE occurred_at <= {now})",
         f"""ta AS (SELECT customer_id, count(*) AS txn_count,
             count(CASE WHEN occurred_at > {rfm_start} THEN 1 END) AS frequency,
-            coalesce(sum(CASE WHEN occurred_at > {rfm_start} THEN amount END), 0) AS monetary,
-            avg(amount) AS avg_amount, max(amount) AS max_amount,
+            coalesce({amount_sum(f"CASE WHEN occurred_at > {rfm_start} THEN amount END", dialect)},
+                0) AS monetary,
+            {amount_sum("amount", dialect)} / count(amount) AS avg_amount,
+            max(amount) AS max_amount,
             {epoch("max(occurred_at)")} AS last_txn_s, {epoch("min(occurred_at)")} AS first_txn_s,
             count(CASE WHEN occurred_at > {recent} THEN 1 END) AS txn_recent,
             count(CASE WHEN occurred_at <= {recent} AND occurred_at > {earlier} THEN 1 END)
@@ -340,15 +343,19 @@ def _derived(
         v = f"(({x}) + 0.0)"
         avg = (
             f"(rank() OVER (PARTITION BY {mask} ORDER BY {v}) "
-            f"+ (count(*) OVER (PARTITION BY {mask}, {v}) - 1) / 2.0)"
+            f"+ (count(*) OVER (PARTITION BY {mask}, {v}) - 1) / {num(2.0)})"
         )
         r = f"({avg} / count(*) OVER (PARTITION BY {mask}))"
-        return f"CASE WHEN {mask} THEN CAST(least(5, greatest(1, ceil({r} * 5.0))) AS DOUBLE) END"
+        five = num(5.0)
+        return (
+            f"CASE WHEN {mask} THEN CAST(least(5, greatest(1, ceil({r} * {five}))) AS DOUBLE) END"
+        )
 
     def rank_pct(x: str) -> str:
         v = f"(({x}) + 0.0)"
-        avg = f"(rank() OVER (ORDER BY {v}) + (count(*) OVER (PARTITION BY {v}) - 1) / 2.0)"
-        return f"(({avg} / count(*) OVER ()) * 100.0)"
+        # DOUBLE constants: Spark reads ``2.0`` as a DECIMAL, whose division rounds at a scale
+        avg = f"(rank() OVER (ORDER BY {v}) + (count(*) OVER (PARTITION BY {v}) - 1) / {num(2.0)})"
+        return f"(({avg} / count(*) OVER ()) * {num(100.0)})"
 
     has_txn = f"({z('txn_count')} > 0)"
     recency = f"(({asof_s} - last_txn_s) / {day})"

@@ -70,3 +70,24 @@ def test_padding_detection_reads_both_ends_and_slices():
     sliced = pa.array([" x", "a", "b", "y "]).slice(1, 2)
     assert not _may_be_padded(pa.chunked_array([sliced]))
     assert not _may_be_padded(pa.chunked_array([], pa.string()))
+
+
+def test_non_finite_amounts_are_quarantined_with_their_text():
+    # an exact (decimal) sum of amounts holds no NaN or infinity; a number that is merely
+    # large, negative or written in exponent form stays
+    amounts = ["NaN", "inf", "-Infinity", " nan ", "1e300", "-12.5", "7"]
+    raw = pa.table(
+        {
+            "customer_id": ["A"] * len(amounts),
+            "occurred_at": ["2024-05-01T10:20:30"] * len(amounts),
+            "amount": amounts,
+            "_row": list(range(1, len(amounts) + 1)),
+        }
+    )
+    res = validate_table("transactions", raw, file="t.csv", known_customers=pa.array(["A"]))
+    bad = res.quarantined.to_pandas()
+    assert bad["row"].tolist() == [1, 2, 3, 4]
+    assert set(bad["reason"]) == {"non_finite_number"}
+    assert set(bad["column"]) == {"amount"}
+    assert bad["value"].tolist() == ["NaN", "inf", "-Infinity", "nan"]
+    assert res.valid.column("amount").to_pylist() == [1e300, -12.5, 7.0]

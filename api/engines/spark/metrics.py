@@ -22,7 +22,7 @@ from typing import Any
 from api.engines.base import MetricsResult, Progress
 from api.engines.spark import graph_stages as gx
 from api.engines.spark.driver_stages import DRIVER_METRICS, driver_metrics, fits_driver
-from api.engines.spark.projection import SparkGraph, cut
+from api.engines.spark.projection import SparkGraph, cut, ordered_sum
 from graph.analysis import METRIC_COLUMNS
 from graph.errors import ConfigError
 from graph.influence import DEFAULT_INFLUENCE_WEIGHTS
@@ -74,10 +74,10 @@ def spark_metrics(
 
     v = g.vertices.select("vid")
     out_deg = g.edges.groupBy(F.col("src").alias("vid")).agg(
-        F.count(F.lit(1)).alias("out_degree"), F.sum("weight").alias("out_strength")
+        F.count(F.lit(1)).alias("out_degree"), ordered_sum("weight", "dst").alias("out_strength")
     )
     in_deg = g.edges.groupBy(F.col("dst").alias("vid")).agg(
-        F.count(F.lit(1)).alias("in_degree"), F.sum("weight").alias("in_strength")
+        F.count(F.lit(1)).alias("in_degree"), ordered_sum("weight", "src").alias("in_strength")
     )
     degree = gx.degrees(spark, v, g.undirected)
     base = cut(
@@ -261,7 +261,7 @@ def _assemble(
     d = F.col("degree").cast("double")
     m = m.withColumn(
         "clustering",
-        F.when(F.col("degree") >= 2, F.col("triangles") / (d * (d - 1) / 2)).otherwise(0.0),
+        F.when(F.col("degree") >= 2, F.col("triangles") / d / (d - 1) * 2).otherwise(0.0),
     )
     m = cut(m)
     m = m.join(_neighbor_communities(g.undirected, labelled), "vid", "left").fillna(

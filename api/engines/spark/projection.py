@@ -15,10 +15,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from graph.build import DEFAULT_TYPE_WEIGHTS, UNLISTED_TYPE_WEIGHT
+from graph.build import (
+    _LN2,
+    DECAY_FLOOR,
+    DECAY_TERMS,
+    DEFAULT_TYPE_WEIGHTS,
+    UNLISTED_TYPE_WEIGHT,
+)
 from graph.errors import ConfigError
 
-__all__ = ["SparkGraph", "cut", "newest_timestamp", "project_tables"]
+__all__ = ["SparkGraph", "cut", "newest_timestamp", "ordered_sum", "project_tables"]
 
 _US_PER_DAY = 86_400_000_000
 
@@ -61,6 +67,41 @@ def cut(df: Any) -> Any:
     if df.sparkSession.sparkContext.getCheckpointDir():
         return df.checkpoint(eager=True)
     return df.cache()
+
+
+def ordered_sum(value: str, by: str | None = None) -> Any:
+    """An aggregate adding a group's ``value`` one by one, ordered by ``by`` (None: by value).
+
+    Why: a floating-point sum depends on its order and Spark's ``sum`` adds in whatever
+    order the partitions arrive; the local engine adds a pair's weights left to right in
+    ascending order (:func:`graph.build._collapse`) and a vertex's strengths in edge order
+    (``np.bincount`` over edges sorted by (src, dst)), and this fold does the same, so the
+    engines agree to the bit. A group holds one pair's rows or one vertex's edges: small.
+    """
+    from pyspark.sql import functions as F
+
+    if by is None:
+        items = F.array_sort(F.collect_list(F.col(value)))
+        return F.aggregate(items, F.lit(0.0), lambda acc, x: acc + x)
+    items = F.array_sort(F.collect_list(F.struct(F.col(by).alias("k"), F.col(value).alias("v"))))
+    return F.aggregate(items, F.lit(0.0), lambda acc, x: acc + x["v"])
+
+
+def decay_column(x: Any) -> Any:
+    """:func:`graph.build.decay` (``2 ** x``, ``x <= 0``) as a Column: the same operations.
+
+    ``pow(2, k)`` of an integer ``k`` is exact (Java's ``Math.pow`` contract), so the
+    product rounds once, as ``np.ldexp`` does.
+    """
+    from pyspark.sql import functions as F
+
+    k = F.floor(x).cast("double")
+    y = (x - k) * F.lit(_LN2)
+    p = F.lit(1.0)
+    for i in range(DECAY_TERMS, 0, -1):
+        p = F.lit(1.0) + y * p / F.lit(float(i))
+    scaled = p * F.pow(F.lit(2.0), F.greatest(k, F.lit(DECAY_FLOOR - 1)))
+    return F.when(x < F.lit(DECAY_FLOOR), F.lit(0.0)).otherwise(scaled)
 
 
 def newest_timestamp(*frames: Any) -> datetime | None:
@@ -165,9 +206,9 @@ def project_tables(
         "type",
         "n",
         "undated",
-        (
-            type_w * F.col("n") * F.pow(F.lit(2.0), -F.col("age") / F.lit(float(half_life_days)))
-        ).alias("w"),
+        (type_w * F.col("n") * decay_column(-F.col("age") / F.lit(float(half_life_days)))).alias(
+            "w"
+        ),
         (F.col("src").isNotNull() & F.col("dst").isNotNull()).alias("known"),
         weight_map[F.col("type")].isNull().alias("unlisted"),
     )
@@ -181,7 +222,9 @@ def project_tables(
     ).first()
     kept = joined.where(F.col("known") & (F.col("src") != F.col("dst")))
     edges = cut(
-        kept.groupBy("src", "dst").agg(F.sum("w").alias("weight"), F.sum("n").alias("interactions"))
+        kept.groupBy("src", "dst").agg(
+            ordered_sum("w").alias("weight"), F.sum("n").alias("interactions")
+        )
     )
     undirected = (
         edges.select(

@@ -40,6 +40,10 @@ INJECTED: list[tuple[str, str, str, str | None]] = [
     ("relations", "occurred_at", "2024-13-01T00:00:00", Reason.BAD_TIMESTAMP),
     ("relations", "occurred_at", "", Reason.MISSING_VALUE),
     ("relations", "amount", "abc", Reason.BAD_NUMBER),
+    ("relations", "amount", "NaN", Reason.NON_FINITE_NUMBER),  # parses, but no sum holds it
+    ("transactions", "amount", "inf", Reason.NON_FINITE_NUMBER),
+    ("transactions", "amount", "-Infinity", Reason.NON_FINITE_NUMBER),
+    ("customers", "aum", " nan", Reason.NON_FINITE_NUMBER),
     ("relations", "count", "1e3", None),
     ("relations", "dst_id", "NOBODY", Reason.UNKNOWN_CUSTOMER),
     ("transactions", "customer_id", "GHOST", Reason.UNKNOWN_CUSTOMER),
