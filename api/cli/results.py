@@ -67,6 +67,9 @@ def tags(
         dump(df.rename(columns={}).to_dict(orient="records"))
         return
     out.print(df_table(df, "tag coverage", ["category", "tag_id", "name_zh", "count"]))
+    if "not_evaluated" in df.columns:
+        for r in df[df["not_evaluated"].notna()].itertuples():
+            out.print(f"not evaluated: {r.tag_id} ({r.not_evaluated})")
 
 
 def tags_diff(

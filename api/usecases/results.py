@@ -29,8 +29,21 @@ def influencers(
 
 
 def tag_coverage(store: GraphStore, *, run_id: str | None = None) -> pd.DataFrame:
+    """The run's catalog with holders per tag; ``not_evaluated`` says why a tag was not
+    evaluated (a measure it reads was left out of the run), when any was not."""
     run = resolve_run(store, run_id)
-    return store.read_catalog(run.run_id)
+    df = store.read_catalog(run.run_id)
+    skipped = run.stats.get("tags_not_evaluated") or {}
+    if skipped:
+        family = df["tag_id"].astype(str).str.split(":").str[0] + ":"
+        df["not_evaluated"] = df["tag_id"].map(skipped).fillna(family.map(skipped))
+        missing = [t for t in skipped if t not in set(df["tag_id"]) and not t.endswith(":")]
+        if missing:  # a tag nobody holds may have no catalog row: it is listed anyway
+            extra = pd.DataFrame(
+                {"tag_id": missing, "not_evaluated": [skipped[t] for t in missing]}
+            )
+            df = pd.concat([df, extra], ignore_index=True)
+    return df
 
 
 def customer_profile(

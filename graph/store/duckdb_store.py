@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS tag_catalog (
 """
 
 
+def _sql_text(text: str) -> str:
+    """``text`` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 # Store-wide settings that travel with the data (one row per key and value).
 _META_DDL = "CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR, PRIMARY KEY (key, value))"
 _PII_KEY = "pii_column"
@@ -253,9 +258,29 @@ class DuckDBStore:
         analyze left behind when it died between this and its publish (an incomplete run and
         its rows) is deleted in the same transaction, so leftovers never pile up.
         """
+        self._write_run(
+            run, metrics.assign(run_id=run.run_id), communities.assign(run_id=run.run_id)
+        )
+
+    def write_run_parquet(self, run: RunInfo, *, metrics: str, communities: str) -> None:
+        """:meth:`write_run` from Parquet files (folders or globs) that DuckDB reads itself.
+
+        Why: a Spark run's tables are Parquet already; reading them into Python to hand
+        them back here would hold every row in this process twice. Same transaction, same
+        incomplete record, same :meth:`publish_run` after.
+        """
+        self._write_run(
+            run, self._parquet(metrics, run.run_id), self._parquet(communities, run.run_id)
+        )
+
+    def _parquet(self, path: str, run_id: str | None = None) -> duckdb.DuckDBPyRelation:
+        """The Parquet at ``path`` (a folder means its ``*.parquet``), with ``run_id`` added."""
+        glob = f"{path.rstrip('/')}/*.parquet" if Path(path).is_dir() else path
+        tag = "" if run_id is None else ", " + _sql_text(run_id) + " AS run_id"
+        return self._cur().sql(f"SELECT *{tag} FROM read_parquet({_sql_text(glob)})")
+
+    def _write_run(self, run: RunInfo, m: object, c: object) -> None:
         con = self._cur()
-        m = metrics.assign(run_id=run.run_id)
-        c = communities.assign(run_id=run.run_id)
         with self._transaction(f"writing run {run.run_id}", _m=m, _c=c):
             self._delete_incomplete_runs()
             if not self._has_table("metrics"):
@@ -298,9 +323,17 @@ class DuckDBStore:
 
     def write_tags(self, run_id: str, assignments: pd.DataFrame, catalog: pd.DataFrame) -> None:
         """Replace a run's tag assignments and catalog in one transaction."""
+        self._write_tags(run_id, assignments[["customer_id", "tag_id", "score", "reason"]], catalog)
+
+    def write_tags_parquet(self, run_id: str, assignments: str, catalog: pd.DataFrame) -> None:
+        """:meth:`write_tags` with the assignments read by DuckDB from Parquet (see
+        :meth:`write_run_parquet`); the catalog is a few hundred rows."""
+        rel = self._parquet(assignments).select("customer_id, tag_id, score, reason")
+        self._write_tags(run_id, rel, catalog)
+
+    def _write_tags(self, run_id: str, a: object, catalog: pd.DataFrame) -> None:
         con = self._cur()
         # the run id is added in SQL: a column of it beside millions of rows costs memory
-        a = assignments[["customer_id", "tag_id", "score", "reason"]]
         cat = catalog[["tag_id", "name_zh", "name_en", "category", "rule"]].assign(run_id=run_id)
         with self._transaction(f"writing tags of run {run_id}", _a=a, _cat=cat):
             con.execute("DELETE FROM tag_assignments WHERE run_id = ?", [run_id])

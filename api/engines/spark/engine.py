@@ -76,6 +76,8 @@ class SparkEngine:
         self._quarantine: Any = None
         self._counts: dict[str, dict[str, int]] | None = None
         self._reasons: dict[str, dict[str, int]] = {}
+        self._left_out: dict[str, str] = {}
+        self._not_evaluated: dict[str, str] = {}
 
     # ------------------------------------------------------------------ session and input
 
@@ -196,6 +198,7 @@ class SparkEngine:
             driver_budget_mb=self.driver_budget_mb,
             progress=progress,
         )
+        self._left_out = dict(result.stats.get("left_out") or {})
         # the run record keeps the load report of its input (the store held no load of it)
         return replace(result, stats={**result.stats, "validation": self.validation_report()})
 
@@ -210,9 +213,14 @@ class SparkEngine:
         return relational.features(self.spark, self._validated(), metrics, as_of)
 
     def tags(self, features: Any, catalog: Any, *, run_id: str) -> TagsResult:
-        """Every rule compiled to Spark SQL (``relational.tags``)."""
+        """Every rule compiled to Spark SQL (``relational.tags``).
+
+        Tags reading a measure :meth:`metrics` left out are recorded
+        (`relational.not_evaluated`); :meth:`persist` writes them into the run record.
+        """
         from api.engines.spark import relational
 
+        self._not_evaluated = relational.not_evaluated(catalog, self._left_out)
         assignments, definitions = relational.tags(self.spark, features, catalog, run_id)
         return TagsResult(assignments=assignments, definitions=definitions)
 
@@ -222,6 +230,8 @@ class SparkEngine:
         """Write the run's Parquet (executors), then register it in ``store``."""
         from api.engines.spark.persist import persist_spark_run
 
+        if self._not_evaluated:
+            run = replace(run, stats={**run.stats, "tags_not_evaluated": dict(self._not_evaluated)})
         return persist_spark_run(
             store,
             run,

@@ -8,11 +8,13 @@ folder is the run's output on the cluster and needs nothing from the store.
 
 Registering it in the store goes through the store's own run methods
 (:func:`api.engines.base.persist_run`: ``write_run``, ``write_tags``, ``publish_run``), so the
-run is crash-safe and every read command sees it as it sees a local run. Those methods take
-tables, so the Parquet is read back into this process: with a local ``out_dir`` by
-``pyarrow.parquet`` straight from the files (the Spark driver's JVM holds none of it);
-with a cluster URI through Spark's Arrow transfer. Either way the store ends up holding the
-run, which for the single-file DuckDB store means this machine.
+run is crash-safe and every read command sees it as it sees a local run. A DuckDB store
+with a local ``out_dir`` reads the run's Parquet itself (``write_run_parquet``,
+``write_tags_parquet``: ``INSERT ... SELECT FROM read_parquet``), so no result table passes
+through this process. Otherwise those methods take tables and the Parquet is read back:
+with a local ``out_dir`` by ``pyarrow.parquet`` straight from the files (the Spark
+driver's JVM holds none of it); with a cluster URI through Spark's Arrow transfer. The
+validated input tables are upserted through the store's load path either way.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from api.engines.base import MetricsResult, TagsResult, persist_run
+from graph.failpoints import failpoint
 from graph.model import RunInfo
 from graph.store import GraphStore
+from graph.store.duckdb_store import DuckDBStore
 
 __all__ = ["persist_spark_run", "run_folder"]
 
@@ -130,6 +134,10 @@ def persist_spark_run(
             store.upsert_rows(name, table)
     timings["register_input"] = time.perf_counter() - t
 
+    local_folder = _local_path(folder)
+    if local_folder is not None and isinstance(store, DuckDBStore):
+        timings.update(_register_parquet(store, run, local_folder, metrics, tags))
+        return timings
     # the quarantine stays in its Parquet (a load keeps it in files too, not in the store)
     read = {
         name: _read_back(df, f"{folder}/{name}")
@@ -143,4 +151,39 @@ def persist_spark_run(
         )
     local_tags = TagsResult(assignments=read["tag_assignments"], definitions=tags.definitions)
     timings.update(persist_run(store, run, metrics=local_metrics, tags=local_tags))
+    return timings
+
+
+def _register_parquet(
+    store: DuckDBStore,
+    run: RunInfo,
+    folder: Path,
+    metrics: MetricsResult | None,
+    tags: TagsResult,
+) -> dict[str, float]:
+    """:func:`api.engines.base.persist_run`'s steps with DuckDB reading the run's Parquet.
+
+    No table passes through this process: ``write_run_parquet`` / ``write_tags_parquet``
+    are ``INSERT ... SELECT FROM read_parquet(...)`` in the store's transaction, then the
+    run is published as any other.
+    """
+    timings: dict[str, float] = {}
+    if metrics is not None:
+        failpoint("analyze.projected")
+        t = time.perf_counter()
+        store.write_run_parquet(
+            run, metrics=str(folder / "metrics"), communities=str(folder / "communities")
+        )
+        if metrics.lineage is not None:
+            store.write_lineage(run.run_id, metrics.lineage)
+        timings["persist_metrics"] = time.perf_counter() - t
+        failpoint("analyze.metrics.done")
+    t = time.perf_counter()
+    store.write_tags_parquet(run.run_id, str(folder / "tag_assignments"), tags.definitions)
+    timings["persist_tags"] = time.perf_counter() - t
+    if metrics is not None:
+        failpoint("analyze.tags.done")
+        t = time.perf_counter()
+        store.publish_run(run.run_id)
+        timings["publish"] = time.perf_counter() - t
     return timings

@@ -29,7 +29,7 @@ from loaders.validate import QUARANTINE_SCHEMA, quarantine_records, validation_s
 from tagging.feature_sql import DISTINCT_INPUTS, feature_sql
 from tagging.rule_sql import FORMAT_FUNCTIONS, compile_catalog
 
-__all__ = ["features", "first_per_key", "number_rows", "tags", "validate"]
+__all__ = ["features", "first_per_key", "not_evaluated", "number_rows", "tags", "validate"]
 
 #: Validation order: customers first, since the other tables must name known customers.
 TABLES: tuple[str, ...] = ("customers", "relations", "transactions", "events")
@@ -362,3 +362,40 @@ def tags(spark: Any, features: Any, catalog: Any, run_id: str) -> tuple[Any, Any
     ]
     definitions = tag_definitions(catalog, pd.DataFrame({"tag_id": family_ids}, dtype="str"))
     return assignments, definitions
+
+
+def not_evaluated(catalog: Any, left_out: dict[str, str]) -> dict[str, str]:
+    """The catalog's tags (families as ``<id>:``) whose rule reads a measure left out.
+
+    A left-out measure is null for every customer, so a rule reading it holds for nobody:
+    such a tag was not evaluated, and the run says so (``stats["tags_not_evaluated"]``,
+    shown by ``guanxi tags``) rather than report it as held by no one. ``leiden`` is not a
+    feature (the communities then come from label propagation), so it leaves no tag out.
+
+    Parameters
+    ----------
+    catalog
+        A merged `tagging.rules.Catalog`.
+    left_out
+        Measure -> why it was left out (``MetricsResult.stats["left_out"]``).
+
+    Returns
+    -------
+    dict
+        Tag id -> ``"needs <measures>: <why>"``, in catalog order.
+    """
+    from tagging.rule_tree import names_in
+
+    out: dict[str, str] = {}
+    rules = [(t.id, t.when, t.score) for t in catalog.tags if t.enabled]
+    rules += [(f"{f.id}:", f.when, f.score) for f in catalog.families if f.enabled]
+    for tag_id, *exprs in rules:
+        used: set[str] = set()
+        for e in exprs:
+            if e is not None:
+                used |= names_in(e.tree)
+        missing = sorted(used & set(left_out))
+        if missing:
+            why = "; ".join(sorted({left_out[m] for m in missing}))
+            out[tag_id] = f"needs {', '.join(missing)}: {why}"
+    return out

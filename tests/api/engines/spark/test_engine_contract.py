@@ -11,6 +11,8 @@ then answers the read commands.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 
 import numpy as np
@@ -21,7 +23,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from api.engines import get_engine
-from api.engines.base import TagsResult
+from api.engines.base import MetricsResult, TagsResult, persist_run
 from api.usecases import analyze, new_run_id
 from graph.model import RunInfo
 from graph.params import AnalysisParams
@@ -130,6 +132,8 @@ def test_the_run_registered_in_a_store_answers_the_read_commands(both, spark):
         input_counts=engine.input_counts(target),
         stats={k: v for k, v in result.stats.items() if k != "timings"},
     )
+    # as the tags stage records a tag reading a measure left out (see the budget test)
+    engine._not_evaluated = {"bridge": "needs betweenness: over the budget of 0 MB"}
     # tags come from the relational stage (issue 17's other half); an empty set here
     empty = spark.createDataFrame(
         [], "customer_id string, tag_id string, score double, reason string"
@@ -149,6 +153,22 @@ def test_the_run_registered_in_a_store_answers_the_read_commands(both, spark):
     assert [r.run_id for r in target.list_runs()] == [run.run_id]
     stored = target.read_metrics(run.run_id).sort_values("customer_id").reset_index(drop=True)
     np.testing.assert_array_equal(stored["coreness"], local["coreness"])
+    # DuckDB read the Parquet itself; registering the same tables read into Python through
+    # the store's table methods gives a run that reads the same
+    via_tables = open_store(f"duckdb:///{d / 'tables.duckdb'}")
+    back = {n: pd.read_parquet(folder / n) for n in ("metrics", "communities", "tag_assignments")}
+    persist_run(
+        via_tables,
+        target.list_runs()[0],  # the run as recorded (with the tags not evaluated)
+        metrics=MetricsResult(back["metrics"], back["communities"], stats=result.stats),
+        tags=TagsResult(back["tag_assignments"], defs),
+    )
+    for read in ("read_metrics", "read_communities", "read_catalog"):
+        pd.testing.assert_frame_equal(
+            getattr(target, read)(run.run_id), getattr(via_tables, read)(run.run_id), obj=read
+        )
+    assert target.list_runs() == via_tables.list_runs()
+    via_tables.close()
 
     uri = f"duckdb:///{d / 'spark.duckdb'}"
     target.close()
@@ -163,6 +183,13 @@ def test_the_run_registered_in_a_store_answers_the_read_commands(both, spark):
     exp = runner.invoke(app, ["metrics", "export", "--out", str(out), "--store", uri])
     assert exp.exit_code == 0, exp.output
     assert len(pd.read_parquet(out)) == len(local)
+    # the run record says which tag was not evaluated and why; `guanxi tags` shows it
+    tags = runner.invoke(app, ["tags", "--store", uri, "--json"])
+    assert tags.exit_code == 0, tags.output
+    rows = {r["tag_id"]: r for r in json.loads(tags.output)}
+    assert rows["bridge"]["not_evaluated"] == "needs betweenness: over the budget of 0 MB"
+    shown = runner.invoke(app, ["tags", "--store", uri])
+    assert "not evaluated: bridge (needs betweenness" in " ".join(shown.output.split())
 
 
 def test_cli_spark_needs_an_input_and_local_refuses_spark_options(tmp_path):
@@ -182,7 +209,9 @@ def test_over_the_driver_budget_the_single_machine_stages_are_left_out(spark, sp
     """Budget 0: no igraph on the driver; label propagation communities; the run says why."""
     from api.engines.spark.driver_stages import DRIVER_METRICS
     from api.engines.spark.metrics import spark_metrics
+    from api.engines.spark.relational import not_evaluated
     from graph.influence import percentile_ranks
+    from tagging import default_catalog
 
     _, sg = spark_pair
     res = spark_metrics(spark, sg, AnalysisParams(seed=SEED), driver_budget_mb=0)
@@ -198,3 +227,12 @@ def test_over_the_driver_budget_the_single_machine_stages_are_left_out(spark, sp
     want = sum(w / total * percentile_ranks(m[k].to_numpy(float)) for k, w in weights.items())
     np.testing.assert_allclose(m["influence"], want, rtol=1e-12, atol=1e-9)
     assert res.communities.count() == res.stats["n_communities"]
+    # the tags reading a left-out measure are the ones the run reports as not evaluated
+    skipped = not_evaluated(default_catalog(), res.stats["left_out"])
+    words = re.compile(r"\b(" + "|".join(DRIVER_METRICS) + r")\b")
+    cat = default_catalog()
+    rules = {t.id: (t.when, t.score) for t in cat.tags if t.enabled}
+    rules |= {f"{f.id}:": (f.when, f.score) for f in cat.families if f.enabled}
+    want = {k for k, es in rules.items() if any(e is not None and words.search(e.text) for e in es)}
+    assert want and set(skipped) == want
+    assert all("over the budget of 0 MB" in why for why in skipped.values())
