@@ -72,8 +72,10 @@ def decay(x: np.ndarray) -> np.ndarray:
     k = np.floor(x)
     y = (x - k) * _LN2
     p = np.ones_like(y)
-    for i in range(DECAY_TERMS, 0, -1):
-        p = 1.0 + y * p / float(i)
+    for i in range(DECAY_TERMS, 0, -1):  # p = 1 + y * p / i, in place (no temporaries)
+        np.multiply(y, p, out=p)
+        np.divide(p, float(i), out=p)
+        np.add(p, 1.0, out=p)
     scaled = np.ldexp(p, np.maximum(k, DECAY_FLOOR - 1).astype(np.int64))
     return np.where(x < DECAY_FLOOR, 0.0, scaled)
 
