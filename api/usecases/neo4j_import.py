@@ -238,9 +238,9 @@ def import_into_neo4j(
     command = import_seconds = None
     if dir is not None:
         say("import", "stop, neo4j-admin database import full, start")
-        done = importer.import_into_local(
-            dir, files, heap=s.neo4j.heap, pagecache=s.neo4j.pagecache
-        )
+        # a heap not set explicitly is the one the server was started with
+        heap = s.neo4j.heap if "heap" in s.neo4j.model_fields_set else None
+        done = importer.import_into_local(dir, files, heap=heap, pagecache=s.neo4j.pagecache)
         import_seconds = done.import_seconds
         say("schema", "constraints and indexes")
         with open_store(uri, neo4j=options) as st:  # the store's own schema statements

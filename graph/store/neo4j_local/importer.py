@@ -136,7 +136,7 @@ def import_into_local(
     dir: Path,
     files: ImportFiles,
     *,
-    heap: str = DEFAULT_HEAP,
+    heap: str | None = None,
     pagecache: str = DEFAULT_PAGECACHE,
     timeout: float = 300,
 ) -> LocalImport:
@@ -152,6 +152,8 @@ def import_into_local(
         A folder started before with ``guanxi neo4j local start --dir DIR``.
     heap, pagecache
         The importer's and the restarted server's JVM heap, and the server's page cache.
+        No heap means the one the server was started with (``server.json``), so a server
+        started with a large heap does not come back with the default one.
     timeout
         Seconds to wait for the restarted server's Bolt login.
 
@@ -176,6 +178,7 @@ def import_into_local(
     }
     check_prerequisites()
     build()
+    heap = heap or info.get("heap") or DEFAULT_HEAP
     options = {**ports, "gds": bool(info.get("gds")), "heap": heap, "pagecache": pagecache}
     stop(dir)
     try:

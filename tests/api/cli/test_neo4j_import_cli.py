@@ -52,10 +52,15 @@ def test_json_interface_and_the_server_holds_the_data(import_server, small_dir, 
     )
     assert ref.exit_code == 0, ref.output
     q = str(tmp_path / "q-import")
+    # no heap set: the restarted server keeps the one it was started with, not the default
+    started_heap = neo4j_local.status(Path(home))["heap"]
+    assert started_heap != neo4j_local.DEFAULT_HEAP
+    env = {**ENV, "GUANXI_NEO4J_HEAP": None}
     res = _invoke(
-        "neo4j", "import", str(small_dir), "--dir", home, "--json", "--quarantine-dir", q, env=ENV
+        "neo4j", "import", str(small_dir), "--dir", home, "--json", "--quarantine-dir", q, env=env
     )
     assert res.exit_code == 0, res.output
+    assert neo4j_local.status(Path(home))["heap"] == started_heap
     got = json.loads(res.stdout)
     assert {"customers", "relations", "seconds", "tables", "reasons"} <= set(got)
     load = json.loads(ref.stdout)
