@@ -155,21 +155,29 @@ object Stages {
     out(spark(vertices), rows, "vid" -> LongType, "triangles" -> LongType)
   }
 
-  /** k-core number of each vertex by Pregel (Montresor, De Pellegrini and Miorandi 2013).
+  /** k-core number of each vertex (Montresor, De Pellegrini and Miorandi 2013), Pregel-style.
     *
     * Each vertex keeps its neighbours' latest estimates and lowers its own to the largest k
     * such that k neighbours estimate at least k (the h-index); estimates start at the degree
     * and only fall, and the fixed point is the coreness. Only vertices whose estimate
     * changed send, so late rounds touch few edges.
+    *
+    * Why not GraphX's `Pregel`: it ships the whole vertex state to the edge partitions every
+    * round (`TripletFields.All`), and here the state holds every neighbour's estimate, so each
+    * round would move and serialise the whole adjacency again. The loop below keeps that map
+    * in the vertex partitions (`state`) and gives the edges only `(estimate, changed)`.
     */
   def coreness(vertices: DataFrame, und: DataFrame): DataFrame = {
+    val sc = spark(vertices).sparkContext
     val g0 = undirectedGraph(vertices, und)
-    // both directions, so that "the source received a message last round" (activeDirection
-    // Out) means "its vprog just ran and its changed flag is fresh"; with Either a stale flag
-    // on an inactive neighbour would resend forever
+    // both directions, so that a vertex's message reaches every neighbour along an out-edge
     val both = g0.edges.flatMap(e => Iterator(Edge(e.srcId, e.dstId, ()), Edge(e.dstId, e.srcId, ())))
     val g1 = Graph(g0.vertices, both, (), StorageLevel.MEMORY_AND_DISK, StorageLevel.MEMORY_AND_DISK)
-    val g = g1.outerJoinVertices(g0.degrees)((_, _, d) => CoreState(d.getOrElse(0), Map.empty, changed = true))
+    var state: VertexRDD[CoreState] = g1.vertices
+      .leftJoin(g0.degrees)((_, _, d) => CoreState(d.getOrElse(0), Map.empty, changed = true))
+      .cache()
+    var g: Graph[(Int, Boolean), Unit] =
+      g1.outerJoinVertices(state)((_, _, s) => s.fold((0, false))(st => (st.estimate, st.changed))).cache()
     def hIndex(est: Int, nb: Map[VertexId, Int]): Int = {
       val counts = new Array[Int](est + 1)
       nb.valuesIterator.foreach(e => counts(math.min(e, est)) += 1)
@@ -178,21 +186,39 @@ object Stages {
       while (k > 0 && atLeast < k) { k -= 1; atLeast += counts(k) }
       k
     }
-    val result = Pregel(g, Map.empty[VertexId, Int], activeDirection = EdgeDirection.Out)(
-      (_, st, msg) => {
-        if (msg.isEmpty) st.copy(changed = true) // the initial message: everyone announces its degree
-        else {
-          val nb = st.neighbours ++ msg
-          val est = hIndex(st.estimate, nb)
-          CoreState(est, nb, changed = est != st.estimate)
+    var step = 0
+    var sent = 1L
+    while (sent > 0) {
+      val msgs = g.aggregateMessages[Map[VertexId, Int]](
+        c => if (c.srcAttr._2) c.sendToDst(Map(c.srcId -> c.srcAttr._1)),
+        _ ++ _,
+        TripletFields.Src
+      ).cache()
+      sent = msgs.count()
+      // a vertex without messages keeps its estimate and does not send next round
+      val next = state.leftJoin(msgs) { (_, st, m) =>
+        m match {
+          case None => if (st.changed) st.copy(changed = false) else st
+          case Some(msg) =>
+            val nb = st.neighbours ++ msg
+            val est = hIndex(st.estimate, nb)
+            CoreState(est, nb, changed = est != st.estimate)
         }
-      },
-      t =>
-        if (t.srcAttr.changed) Iterator((t.dstId, Map(t.srcId -> t.srcAttr.estimate)))
-        else Iterator.empty,
-      (a, b) => a ++ b
-    )
-    val rows = result.vertices.map { case (v, st) => Row(v, st.estimate.toLong) }
+      }.cache()
+      val nextG = g.outerJoinVertices(next)((_, old, s) => s.fold(old)(st => (st.estimate, st.changed))).cache()
+      step += 1
+      // the lineage grows by a few RDDs a round; checkpoint it as Pregel would
+      if (step % 10 == 0 && sc.getCheckpointDir.nonEmpty) { next.checkpoint(); nextG.checkpoint() }
+      next.count()
+      nextG.edges.foreachPartition(_ => ())
+      msgs.unpersist(blocking = false)
+      state.unpersist(blocking = false)
+      g.unpersistVertices(blocking = false)
+      g.edges.unpersist(blocking = false)
+      state = next
+      g = nextG
+    }
+    val rows = state.map { case (v, st) => Row(v, st.estimate.toLong) }
     out(spark(vertices), rows, "vid" -> LongType, "coreness" -> LongType)
   }
 
