@@ -1,7 +1,9 @@
 """`guanxi bench --engine spark`: the spark engine's stages, timed, with driver memory.
 
-The stages run in one child process (one Spark session, as a run has): ``generate`` (the
-Parquet input, only when the folder lacks it), ``session`` (the JVM and the GraphX jar),
+The stages run in one child process (one Spark session, as a run has), after ``generate``
+(the Parquet input, only when the folder lacks it) in a child of its own: the generator's
+arrays would otherwise stay in the driver's RSS (freed, not returned to the system) and every
+later stage would report them as the driver's. Then ``session`` (the JVM and the GraphX jar),
 ``validate`` (read, checks, first row per key), ``project`` (the weighted projection),
 ``graph`` (GraphX, Spark SQL and the driver's igraph stages; its own stages are listed
 beside), ``tags`` (features and every rule; the assignments materialised on the executors
@@ -53,26 +55,27 @@ def run_spark_bench(
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]bench[/bold] spark on {master} ({customers:,} customers)...")
-    args = [sys.executable, "-m", "api.bench.spark_stages", str(customers), str(workdir), master]
+    args = [sys.executable, "-m", "api.bench.spark_stages", str(customers), str(workdir)]
     t = time.perf_counter()
-    proc = subprocess.Popen([*args, json.dumps(conf)], stdout=subprocess.PIPE, text=True)
-    stages = []
-    assert proc.stdout is not None
-    for line in proc.stdout:  # one JSON line per finished stage, shown as it comes
-        if not line.startswith("{"):
-            continue
-        row = json.loads(line)
-        stages.append(row)
-        console.print(
-            f"  {row['stage']}: {row['stage_s']:.1f}s, driver {row['peak_rss_mb']:,.0f} MB, "
-            f"JVM {row.get('jvm_rss_mb') or 0:,.0f} MB"
-        )
-    proc.wait()
-    if proc.returncode != 0:
-        from graph.errors import GuanxiError
+    stages: list[dict] = []
+    for child in ([*args, "generate"], [*args, master, json.dumps(conf)]):
+        proc = subprocess.Popen(child, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:  # one JSON line per finished stage, shown as it comes
+            if not line.startswith("{"):
+                continue
+            row = json.loads(line)
+            stages.append(row)
+            console.print(
+                f"  {row['stage']}: {row['stage_s']:.1f}s, driver {row['peak_rss_mb']:,.0f} MB,"
+                f" JVM {row.get('jvm_rss_mb') or 0:,.0f} MB"
+            )
+        proc.wait()
+        if proc.returncode != 0:
+            from graph.errors import GuanxiError
 
-        done = stages[-1]["stage"] if stages else "none"
-        raise GuanxiError(f"spark bench failed after stage {done} (exit {proc.returncode})")
+            done = stages[-1]["stage"] if stages else "none"
+            raise GuanxiError(f"spark bench failed after stage {done} (exit {proc.returncode})")
     return {
         "customers": customers,
         "engine": "spark",
@@ -125,6 +128,27 @@ class _Meter:
         return result
 
 
+def _input_dir(workdir: Path, customers: int) -> Path:
+    return workdir / f"spark-input-{customers}"
+
+
+def _generate(customers: int, workdir: Path) -> None:
+    """The ``generate`` stage (its own process, see the module docstring); nothing if the
+    folder holds the input already."""
+    from loaders.generate import generate, write_dataset
+
+    data = _input_dir(workdir, customers)
+    if (data / "customers.parquet").is_file():
+        return
+
+    def make() -> int:
+        ds = generate(customers, seed=7)
+        write_dataset(ds, data, fmt="parquet")
+        return sum(t.num_rows for t in ds.tables().values())
+
+    _Meter().run("generate", make, lambda n: (n, {"folder": str(data)}))
+
+
 def _child(customers: int, workdir: Path, master: str, conf: dict[str, str]) -> None:
     """The stages, in order, in this process (see the module docstring)."""
     from api.engines import get_engine
@@ -135,21 +159,12 @@ def _child(customers: int, workdir: Path, master: str, conf: dict[str, str]) -> 
     from api.usecases import new_run_id, open_configured_store
     from graph.model import RunInfo
     from graph.params import AnalysisParams
-    from loaders.generate import generate, write_dataset
     from tagging import default_catalog
     from tagging.quality import definition_fingerprints
 
     settings = get_settings()
     meter = _Meter()
-    data = workdir / f"spark-input-{customers}"
-    if not (data / "customers.parquet").is_file():
-
-        def make() -> int:
-            ds = generate(customers, seed=7)
-            write_dataset(ds, data, fmt="parquet")
-            return sum(t.num_rows for t in ds.tables().values())
-
-        meter.run("generate", make, lambda n: (n, {"folder": str(data)}))
+    data = _input_dir(workdir, customers)
 
     def session() -> Any:
         jar = settings.spark_graphx_jar or build_jar(settings.spark_cache_dir)[0]
@@ -220,4 +235,7 @@ def _child(customers: int, workdir: Path, master: str, conf: dict[str, str]) -> 
 
 
 if __name__ == "__main__":
-    _child(int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4]))
+    if sys.argv[3] == "generate":
+        _generate(int(sys.argv[1]), Path(sys.argv[2]))
+    else:
+        _child(int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4]))

@@ -23,3 +23,24 @@ def test_a_spark_setting_must_be_key_value(tmp_path):
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 2 and "must look like key=value" in res.output
     assert not any(tmp_path.iterdir())
+
+
+def test_the_input_is_generated_in_a_process_of_its_own(tmp_path):
+    """The generate stage runs alone (its arrays must not stay in the stages' driver RSS),
+    reports the rows it wrote, and a second call finds the folder and does nothing."""
+    import json
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    cmd = [sys.executable, "-m", "api.bench.spark_stages", "300", str(tmp_path), "generate"]
+    first = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rows = [json.loads(line) for line in first.splitlines() if line.startswith("{")]
+    assert [r["stage"] for r in rows] == ["generate"]
+    data = tmp_path / "spark-input-300"
+    tables = ("customers", "relations", "transactions", "events")
+    written = sum(pq.read_metadata(data / f"{t}.parquet").num_rows for t in tables)
+    assert rows[0]["rows"] == written and rows[0]["detail"] == {"folder": str(data)}
+    again = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    assert not [line for line in again.splitlines() if line.startswith("{")]
