@@ -181,3 +181,30 @@ def test_the_graph_is_bit_identical_whatever_the_row_order(small_data):
             assert np.array_equal(x, y)
         assert a.graph.es["interactions"] == b.graph.es["interactions"]
         assert a.referral.es["weight"] == b.referral.es["weight"]
+
+
+def test_pair_weights_are_summed_left_to_right_in_ascending_order() -> None:
+    """Pairs of 1 to 40 rows in shuffled row order: each weight is the left fold of its
+    sorted values (what the Spark projection computes), not numpy's pairwise sum."""
+    from graph.build import _collapse
+
+    rng = np.random.default_rng(3)
+    lengths = np.r_[np.ones(300, int), np.full(200, 2), rng.integers(3, 41, 200)]
+    n = 1000
+    pairs = rng.choice(n * n, size=lengths.size, replace=False)
+    key = np.repeat(pairs, lengths)
+    values = rng.random(key.size) * 10.0 ** rng.integers(-8, 8, key.size)
+    mix = rng.permutation(key.size)
+    src, dst, w, c = _collapse(key[mix] // n, key[mix] % n, n, values[mix], np.ones(key.size, int))
+
+    folds, pairwise = {}, {}
+    for k in pairs.tolist():
+        sorted_values = np.sort(values[key == k])
+        acc = sorted_values[0]
+        for v in sorted_values[1:]:
+            acc = acc + v
+        folds[k], pairwise[k] = acc, np.add.reduce(sorted_values)
+    assert folds != pairwise  # the data tells the two sums apart
+    got = src * n + dst
+    assert dict(zip(got.tolist(), w.tolist(), strict=True)) == folds
+    assert c.tolist() == [int((key == k).sum()) for k in got.tolist()]
