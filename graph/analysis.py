@@ -22,6 +22,7 @@ from graph.centrality import (
     betweenness_chunks,
     betweenness_mode,
     betweenness_partial,
+    betweenness_precision,
     clustering_coefficients,
     combine_betweenness,
     constraint_scores,
@@ -251,9 +252,10 @@ def analyze_graph(
     comms = got["communities"]
     for name in ("coreness", "clustering", "constraint", "reach_2hop"):
         cols[name] = got[name]
-    cols["betweenness"] = combine_betweenness(
-        g.n, chunks, [got[f"betweenness:{i}"] for i in range(len(chunks))]
-    )
+    partials = [got[f"betweenness:{i}"] for i in range(len(chunks))]
+    cols["betweenness"] = combine_betweenness(g.n, chunks, partials)
+    betweenness_rse = betweenness_precision(g.n, chunks, partials)
+    del partials
     cols.update(got["referral"])
 
     membership = comms.membership
@@ -306,6 +308,8 @@ def analyze_graph(
         "betweenness_mode": bmode,
         "betweenness_samples": min(params.betweenness_samples, g.n) if bmode == "sampled" else None,
         "betweenness_seed": seed if bmode == "sampled" else None,
+        # median relative standard error of the estimate over its top 1% of customers
+        "betweenness_relative_se": betweenness_rse,
         "reach_sketched": n_sketched,
         "relations_dropped": int(
             g.stats.get("relations_dropped_unknown_id", 0)

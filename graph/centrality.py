@@ -26,6 +26,7 @@ __all__ = [
     "betweenness_chunks",
     "betweenness_mode",
     "betweenness_partial",
+    "betweenness_precision",
     "betweenness_scores",
     "clustering_coefficients",
     "combine_betweenness",
@@ -195,6 +196,39 @@ def combine_betweenness(
     if chunks == [None]:
         return total
     return total * (n / sum(len(c) for c in chunks if c is not None))
+
+
+def betweenness_precision(
+    n: int, chunks: list[list[int] | None], partials: list[np.ndarray], *, top_share: float = 0.01
+) -> float | None:
+    """Median relative standard error of a sampled betweenness over its top customers.
+
+    The pivots are one uniform draw cut into chunks, so each chunk alone is an unbiased
+    estimate (its partial scaled by ``n / len(chunk)``) and their spread measures the
+    estimate's own noise: a chunk of ``k`` pivots has variance ``s**2 / k`` for a per-pivot
+    variance ``s**2``, estimated as ``sum_c k_c (b_c - b)**2 / (C - 1)`` around the combined
+    estimate ``b``, whose standard error is then ``s / sqrt(K)`` for ``K`` pivots in all.
+    Reported over the customers the bridge tags look at, the top ``top_share`` by the
+    estimate (those with a positive one), so a run states how far its ranking can be trusted.
+
+    Returns
+    -------
+    float or None
+        None when betweenness is exact, or there are fewer than two chunks or no customer
+        with a positive estimate.
+    """
+    if chunks == [None] or len(chunks) < 2:
+        return None
+    sizes = np.asarray([len(c) for c in chunks if c is not None], dtype=np.float64)
+    estimates = np.stack([p * (n / k) for p, k in zip(partials, sizes, strict=True)])
+    combined = combine_betweenness(n, chunks, partials)
+    spread = (sizes[:, None] * (estimates - combined) ** 2).sum(axis=0) / (len(sizes) - 1)
+    se = np.sqrt(spread / sizes.sum())
+    ranked = np.argsort(-combined, kind="stable")[: max(1, int(np.ceil(top_share * n)))]
+    top = ranked[combined[ranked] > 0]
+    if top.size == 0:
+        return None
+    return float(np.median(se[top] / combined[top]))
 
 
 def coreness_values(g: ig.Graph) -> np.ndarray:

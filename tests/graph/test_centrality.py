@@ -145,3 +145,32 @@ def test_neighbor_community_counts() -> None:
     g = ig.Graph(n=6, edges=[(0, 1), (1, 2), (0, 2), (2, 3), (3, 4), (2, 5)])
     counts = neighbor_community_counts(g, np.array([0, 0, 0, 1, 1, 2]))
     assert counts.tolist() == [0, 0, 2, 1, 0, 1]
+
+
+def test_betweenness_precision_states_the_sampled_estimates_error() -> None:
+    """The stated relative standard error is what the estimate misses exact Brandes by
+    (over its top customers), and it shrinks as 1/sqrt(pivots); exact runs state none."""
+    from graph.centrality import (
+        betweenness_chunks,
+        betweenness_partial,
+        betweenness_precision,
+        combine_betweenness,
+    )
+
+    state = random.getstate()
+    random.seed(2)
+    g = ig.Graph.Barabasi(3000, 3)
+    random.setstate(state)
+    exact = np.asarray(g.betweenness(directed=False))
+    stated = {}
+    for pivots in (64, 256):
+        chunks = betweenness_chunks(g.vcount(), exact_max_vertices=0, samples=pivots, seed=0)
+        parts = [betweenness_partial(g, c) for c in chunks]
+        est = combine_betweenness(g.vcount(), chunks, parts)
+        stated[pivots] = betweenness_precision(g.vcount(), chunks, parts)
+        top = np.argsort(-est, kind="stable")[:30]
+        missed = float(np.median(np.abs(est[top] - exact[top]) / exact[top]))
+        assert stated[pivots] / 2 <= missed <= stated[pivots] * 2, (pivots, stated, missed)
+    assert 0.35 <= stated[256] / stated[64] <= 0.65
+    chunks = betweenness_chunks(200, exact_max_vertices=500)
+    assert betweenness_precision(200, chunks, [np.ones(200)]) is None
