@@ -30,6 +30,7 @@ from graph.centrality import (
     degree_columns,
     exact_reach_mask,
     neighbor_community_counts,
+    neighbour_csr,
     pagerank_scores,
     reach_2hop,
 )
@@ -183,6 +184,7 @@ def analyze_graph(
     # here, not in a worker: igraph's PageRank uses OpenMP, which a forked child must not
     pagerank = pagerank_scores(g.graph, damping=params.damping)
     finished("pagerank")
+    neighbour_csr(und)  # built once here, shared by betweenness and reach in the workers
     chunks = betweenness_chunks(
         g.n,
         exact_max_vertices=params.exact_betweenness_max_vertices,

@@ -35,6 +35,7 @@ __all__ = [
     "degree_columns",
     "exact_reach_mask",
     "neighbor_community_counts",
+    "neighbour_csr",
     "pagerank_scores",
     "reach_2hop",
 ]
@@ -181,9 +182,84 @@ def betweenness_chunks(
 
 
 def betweenness_partial(g: ig.Graph, sources: list[int] | None) -> np.ndarray:
-    """Brandes' dependencies accumulated from ``sources`` only (all vertices when None)."""
-    kw = {} if sources is None else {"sources": sources}
-    return np.asarray(g.betweenness(directed=g.is_directed(), **kw), dtype=np.float64)
+    """Brandes' dependencies accumulated from ``sources`` only (all vertices when None).
+
+    Every vertex as a source (the exact measure, small graphs only) is igraph's C loop. A
+    few pivots of a large graph run :func:`_dependencies` per pivot instead: one vectorised
+    pass per BFS level over the adjacency of :func:`neighbour_csr`, which at a million
+    customers is faster per source than igraph's subset betweenness. Both count each
+    unordered pair once on an undirected graph (igraph's convention), and the pivot path
+    gives the same numbers whatever the order of the graph's edges.
+    """
+    if sources is None:
+        return np.asarray(g.betweenness(directed=g.is_directed()), dtype=np.float64)
+    indptr, indices = neighbour_csr(g)
+    n = g.vcount()
+    total = np.zeros(n)
+    for s in sources:
+        total += _dependencies(indptr, indices, int(s), n)
+    return total if g.is_directed() else total / 2.0
+
+
+def neighbour_csr(g: ig.Graph) -> tuple[np.ndarray, np.ndarray]:
+    """Each vertex's neighbours (out-neighbours if directed) as CSR arrays, sorted.
+
+    ``indices[indptr[v]:indptr[v + 1]]`` are ``v``'s neighbours in ascending order, so the
+    arrays depend on the graph only, not on the order its edges were added. Kept on the
+    graph once built (graphs are not mutated after the build), so the metric families
+    forked from one process share a single copy.
+    """
+    if _CSR_ATTR in g.attributes():
+        return g[_CSR_ATTR]
+    n = g.vcount()
+    src, dst, _ = edge_arrays(g)
+    if not g.is_directed():
+        src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
+    base = np.int64(max(n, 1))
+    arcs = np.sort(src * base + dst)  # sorting the keys themselves beats an argsort
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    g[_CSR_ATTR] = (indptr, arcs % base)
+    return g[_CSR_ATTR]
+
+
+_CSR_ATTR = "_neighbour_csr"
+
+
+def _dependencies(indptr: np.ndarray, indices: np.ndarray, s: int, n: int) -> np.ndarray:
+    """Brandes' dependency of every vertex on the shortest paths from ``s`` (0 at ``s``).
+
+    Level-synchronous: each BFS level expands the whole frontier's arcs at once, keeping
+    the arcs that discover a vertex (the shortest-path DAG); path counts add up over them
+    in arc order, and the dependencies flow back level by level.
+    """
+    dist = np.full(n, -1, np.int64)
+    dist[s] = 0
+    sigma = np.zeros(n)
+    sigma[s] = 1.0
+    frontier = np.array([s], np.int64)
+    dag: list[tuple[np.ndarray, np.ndarray]] = []
+    level = 0
+    while frontier.size:
+        lo = indptr[frontier]
+        deg = indptr[frontier + 1] - lo
+        arcs = np.repeat(lo - (np.cumsum(deg) - deg), deg) + np.arange(int(deg.sum()))
+        w = indices[arcs]
+        fresh = dist[w] < 0
+        v, w = np.repeat(frontier, deg)[fresh], w[fresh]
+        if w.size == 0:
+            break
+        level += 1
+        dist[w] = level
+        paths = np.bincount(w, weights=sigma[v], minlength=n)
+        frontier = np.flatnonzero(paths)
+        sigma[frontier] = paths[frontier]
+        dag.append((v, w))
+    delta = np.zeros(n)
+    for v, w in reversed(dag):
+        delta += np.bincount(v, weights=sigma[v] / sigma[w] * (1.0 + delta[w]), minlength=n)
+    delta[s] = 0.0
+    return delta
 
 
 def combine_betweenness(
@@ -446,9 +522,9 @@ def reach_2hop(
     if rest.size == 0:
         return reach
 
-    nbr = tails[np.argsort(heads, kind="stable")]
+    indptr, nbr = neighbour_csr(g)
     has = deg > 0
-    starts = (np.cumsum(deg) - deg)[has]
+    starts = indptr[:-1][has]
     rng = np.random.default_rng(seed)
     total = np.zeros(n)
     for _ in range(sketch_size):
