@@ -134,7 +134,13 @@ class Engine(Protocol):
 
 
 def persist_run(
-    store: GraphStore, run: RunInfo, *, metrics: MetricsResult | None, tags: TagsResult
+    store: GraphStore,
+    run: RunInfo,
+    *,
+    metrics: MetricsResult | None,
+    tags: TagsResult,
+    write_run: Callable[[], None] | None = None,
+    write_tags: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """Write a run incomplete, then publish it in one final store transaction.
 
@@ -142,6 +148,13 @@ def persist_run(
     the previous run served, and the next analyze removes what this one left behind. The
     failpoints mark the crash-safety test's kill points between the writes. With ``metrics``
     None the run already exists (a re-tag): only its tags are rewritten, nothing published.
+
+    Parameters
+    ----------
+    write_run, write_tags
+        The two writes, when they are not the store's ``write_run`` / ``write_tags`` of
+        ``metrics`` and ``tags`` (a Spark run has DuckDB read its Parquet instead); the
+        sequence around them, and so its crash safety, is the same for every engine.
 
     Returns
     -------
@@ -154,13 +167,19 @@ def persist_run(
     if metrics is not None:
         failpoint("analyze.projected")
         t = time.perf_counter()
-        store.write_run(run, metrics=metrics.metrics, communities=metrics.communities)
+        if write_run is None:
+            store.write_run(run, metrics=metrics.metrics, communities=metrics.communities)
+        else:
+            write_run()
         if metrics.lineage is not None:
             store.write_lineage(run.run_id, metrics.lineage)
         timings["persist_metrics"] = time.perf_counter() - t
         failpoint("analyze.metrics.done")
     t = time.perf_counter()
-    store.write_tags(run.run_id, tags.assignments, tags.definitions)
+    if write_tags is None:
+        store.write_tags(run.run_id, tags.assignments, tags.definitions)
+    else:
+        write_tags()
     timings["persist_tags"] = time.perf_counter() - t
     if metrics is not None:
         failpoint("analyze.tags.done")

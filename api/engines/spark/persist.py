@@ -30,7 +30,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from api.engines.base import MetricsResult, TagsResult, persist_run
-from graph.failpoints import failpoint
 from graph.model import RunInfo
 from graph.store import GraphStore
 from graph.store.duckdb_store import DuckDBStore
@@ -161,29 +160,21 @@ def _register_parquet(
     metrics: MetricsResult | None,
     tags: TagsResult,
 ) -> dict[str, float]:
-    """:func:`api.engines.base.persist_run`'s steps with DuckDB reading the run's Parquet.
+    """:func:`api.engines.base.persist_run` with DuckDB reading the run's Parquet.
 
     No table passes through this process: ``write_run_parquet`` / ``write_tags_parquet``
     are ``INSERT ... SELECT FROM read_parquet(...)`` in the store's transaction, then the
     run is published as any other.
     """
-    timings: dict[str, float] = {}
-    if metrics is not None:
-        failpoint("analyze.projected")
-        t = time.perf_counter()
-        store.write_run_parquet(
+    return persist_run(
+        store,
+        run,
+        metrics=metrics,
+        tags=tags,
+        write_run=lambda: store.write_run_parquet(
             run, metrics=str(folder / "metrics"), communities=str(folder / "communities")
-        )
-        if metrics.lineage is not None:
-            store.write_lineage(run.run_id, metrics.lineage)
-        timings["persist_metrics"] = time.perf_counter() - t
-        failpoint("analyze.metrics.done")
-    t = time.perf_counter()
-    store.write_tags_parquet(run.run_id, str(folder / "tag_assignments"), tags.definitions)
-    timings["persist_tags"] = time.perf_counter() - t
-    if metrics is not None:
-        failpoint("analyze.tags.done")
-        t = time.perf_counter()
-        store.publish_run(run.run_id)
-        timings["publish"] = time.perf_counter() - t
-    return timings
+        ),
+        write_tags=lambda: store.write_tags_parquet(
+            run.run_id, str(folder / "tag_assignments"), tags.definitions
+        ),
+    )
