@@ -13,11 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import igraph as ig
 import numpy as np
 import pandas as pd
 
-from graph.build import InteractionGraph, edge_arrays
+from graph.build import InteractionGraph
 from graph.centrality import (
     betweenness_chunks,
     betweenness_mode,
@@ -33,6 +32,7 @@ from graph.centrality import (
     neighbour_csr,
     pagerank_scores,
     reach_2hop,
+    two_step_walks,
 )
 from graph.communities import (
     community_input_fingerprint,
@@ -256,7 +256,7 @@ def analyze_graph(
         cols[name] = got[name]
     partials = [got[f"betweenness:{i}"] for i in range(len(chunks))]
     cols["betweenness"] = combine_betweenness(g.n, chunks, partials)
-    betweenness_rse = betweenness_precision(g.n, chunks, partials)
+    betweenness_rse = betweenness_precision(chunks, partials, cols["betweenness"])
     del partials
     cols.update(got["referral"])
 
@@ -285,7 +285,7 @@ def analyze_graph(
     )
     finished("influence")
 
-    walks, deg = _walks(und)
+    walks, deg = two_step_walks(und)
     exact_reach = exact_reach_mask(walks, deg, exact_walk_budget=params.reach_exact_walk_budget)
     n_sketched = int(np.sum(~exact_reach & (deg > 0)))
     bmode = betweenness_mode(und, exact_max_vertices=params.exact_betweenness_max_vertices)
@@ -351,14 +351,3 @@ def _stable_names(
         next_number=previous.next_number,
     )
     return m.labels, m.lineage, m.next_number
-
-
-def _walks(und: ig.Graph) -> tuple[np.ndarray, np.ndarray]:
-    """2-step walk count and degree per vertex (what decides exact vs sketched reach)."""
-    src, dst, _ = edge_arrays(und)
-    n = und.vcount()
-    deg = np.bincount(np.concatenate([src, dst]), minlength=n)
-    walks = np.bincount(src, weights=deg[dst], minlength=n) + np.bincount(
-        dst, weights=deg[src], minlength=n
-    )
-    return walks, deg

@@ -38,6 +38,7 @@ __all__ = [
     "neighbour_csr",
     "pagerank_scores",
     "reach_2hop",
+    "two_step_walks",
 ]
 
 # Wedges (2-paths) examined per vectorised batch in constraint_scores: bounds memory
@@ -275,7 +276,11 @@ def combine_betweenness(
 
 
 def betweenness_precision(
-    n: int, chunks: list[list[int] | None], partials: list[np.ndarray], *, top_share: float = 0.01
+    chunks: list[list[int] | None],
+    partials: list[np.ndarray],
+    combined: np.ndarray,
+    *,
+    top_share: float = 0.01,
 ) -> float | None:
     """Median relative standard error of a sampled betweenness over its top customers.
 
@@ -283,7 +288,8 @@ def betweenness_precision(
     estimate (its partial scaled by ``n / len(chunk)``) and their spread measures the
     estimate's own noise: a chunk of ``k`` pivots has variance ``s**2 / k`` for a per-pivot
     variance ``s**2``, estimated as ``sum_c k_c (b_c - b)**2 / (C - 1)`` around the combined
-    estimate ``b``, whose standard error is then ``s / sqrt(K)`` for ``K`` pivots in all.
+    estimate ``b`` (``combined``, from :func:`combine_betweenness`), whose standard error
+    is then ``s / sqrt(K)`` for ``K`` pivots in all.
     Reported over the customers the bridge tags look at, the top ``top_share`` by the
     estimate (those with a positive one), so a run states how far its ranking can be trusted.
 
@@ -295,9 +301,9 @@ def betweenness_precision(
     """
     if chunks == [None] or len(chunks) < 2:
         return None
+    n = combined.size
     sizes = np.asarray([len(c) for c in chunks if c is not None], dtype=np.float64)
     estimates = np.stack([p * (n / k) for p, k in zip(partials, sizes, strict=True)])
-    combined = combine_betweenness(n, chunks, partials)
     spread = (sizes[:, None] * (estimates - combined) ** 2).sum(axis=0) / (len(sizes) - 1)
     se = np.sqrt(spread / sizes.sum())
     ranked = np.argsort(-combined, kind="stable")[: max(1, int(np.ceil(top_share * n)))]
@@ -507,11 +513,7 @@ def reach_2hop(
         int64 reach per vertex.
     """
     n = g.vcount()
-    src, dst, _ = edge_arrays(g)
-    heads = np.concatenate([src, dst])
-    tails = np.concatenate([dst, src])
-    deg = np.bincount(heads, minlength=n)
-    walks = np.bincount(heads, weights=deg[tails], minlength=n)
+    walks, deg = two_step_walks(g)
     reach = np.zeros(n, np.int64)
 
     exact_mask = exact_reach_mask(walks, deg, exact_walk_budget=exact_walk_budget)
@@ -538,6 +540,17 @@ def reach_2hop(
     upper = np.minimum(deg[rest] + walks[rest], n - 1)
     reach[rest] = np.clip(np.rint(ball - 1), deg[rest], upper).astype(np.int64)
     return reach
+
+
+def two_step_walks(g: ig.Graph) -> tuple[np.ndarray, np.ndarray]:
+    """2-step walk count (float64, integral) and degree (int64) per vertex of a simple graph.
+
+    What :func:`reach_2hop` spends counting a vertex exactly, from :func:`neighbour_csr`.
+    """
+    indptr, nbr = neighbour_csr(g)
+    deg = np.diff(indptr)
+    heads = np.repeat(np.arange(g.vcount()), deg)
+    return np.bincount(heads, weights=deg[nbr], minlength=g.vcount()), deg
 
 
 def exact_reach_mask(walks: np.ndarray, deg: np.ndarray, *, exact_walk_budget: int) -> np.ndarray:

@@ -167,13 +167,13 @@ def test_betweenness_precision_states_the_sampled_estimates_error() -> None:
         chunks = betweenness_chunks(g.vcount(), exact_max_vertices=0, samples=pivots, seed=0)
         parts = [betweenness_partial(g, c) for c in chunks]
         est = combine_betweenness(g.vcount(), chunks, parts)
-        stated[pivots] = betweenness_precision(g.vcount(), chunks, parts)
+        stated[pivots] = betweenness_precision(chunks, parts, est)
         top = np.argsort(-est, kind="stable")[:30]
         missed = float(np.median(np.abs(est[top] - exact[top]) / exact[top]))
         assert stated[pivots] / 2 <= missed <= stated[pivots] * 2, (pivots, stated, missed)
     assert 0.35 <= stated[256] / stated[64] <= 0.65
     chunks = betweenness_chunks(200, exact_max_vertices=500)
-    assert betweenness_precision(200, chunks, [np.ones(200)]) is None
+    assert betweenness_precision(chunks, [np.ones(200)], np.ones(200)) is None
 
 
 @pytest.mark.parametrize("directed", [False, True])
