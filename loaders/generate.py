@@ -20,9 +20,11 @@ million relations take well under a minute; the same seed gives byte-identical o
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -74,6 +76,10 @@ MOBILE_PREFIXES = np.array(["130", "131", "132", "135", "136", "137", "138", "13
 AGE_BANDS = np.array([(18, 25), (25, 35), (35, 45), (45, 55), (55, 65), (65, 80)])
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
 _ID_CHECK = np.array(list("10X98765432"))
+#: Largest population generated in one piece; above it, :func:`generate_blocks` makes blocks.
+BLOCK_CUSTOMERS = 1_000_000
+#: Relations per customer between customers of different blocks (on top of ~10 inside).
+BRIDGES_PER_CUSTOMER = 0.5
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,7 @@ def generate(
     seed: int = 7,
     relations_per_customer: float = 10.0,
 ) -> GeneratedData:
-    """Generate a bank-like customer base with planted structure.
+    """Generate a bank-like customer base with planted structure, in memory.
 
     Parameters
     ----------
@@ -163,11 +169,110 @@ def generate(
     -------
     GeneratedData
         Typed Arrow tables; `write_dataset` turns them into files.
+
+    See Also
+    --------
+    generate_blocks : the same population in blocks, for sizes that do not fit in memory.
     """
     n = int(customers)
     if n < 50:
         raise ValueError("generate at least 50 customers")
-    rng = np.random.default_rng(seed)
+    return _block(n, np.random.default_rng(seed), relations_per_customer, _Offsets(width=7))
+
+
+def generate_blocks(
+    customers: int,
+    *,
+    seed: int = 7,
+    relations_per_customer: float = 10.0,
+    block: int = BLOCK_CUSTOMERS,
+) -> Iterator[GeneratedData]:
+    """The population of :func:`generate`, one block of customers at a time.
+
+    Up to ``block`` customers this yields exactly ``generate(customers, seed=seed)``. Above
+    it, a generated bank is several regions (like a national bank's provinces) of at most
+    ``block`` customers, each generated as :func:`generate` does with its own seed (so memory
+    is one block's, ~6 GB per million customers, whatever the total), with ids, devices,
+    communities and fraud rings numbered across blocks; then one last block holds only
+    relations between customers of different regions (:data:`BRIDGES_PER_CUSTOMER` per
+    customer), so the graph stays connected across them.
+
+    Yields
+    ------
+    GeneratedData
+        A block's tables; the last block of a multi-block population has relations only.
+    """
+    n = int(customers)
+    if n <= block:
+        yield generate(n, seed=seed, relations_per_customer=relations_per_customer)
+        return
+    k = -(-n // block)
+    sizes = np.full(k, n // k)
+    sizes[: n % k] += 1
+    at = _Offsets(width=len(str(n - 1)))
+    for b, size in enumerate(sizes.tolist()):
+        data = _block(size, np.random.default_rng([seed, b]), relations_per_customer, at)
+        yield data
+        truth = data.truth
+        at = _Offsets(
+            width=at.width,
+            customers=at.customers + size,
+            communities=int(pc.max(truth.column("planted_community")).as_py()) + 1,
+            rings=int(pc.max(truth.column("fraud_ring")).as_py()) + 1,
+        )
+    rels = _bridges(n, np.random.default_rng([seed, k]), at.width)
+    yield GeneratedData(
+        *(t.schema.empty_table() for t in (data.customers,)),
+        rels,
+        *(t.schema.empty_table() for t in (data.transactions, data.events, data.truth)),
+    )
+
+
+@dataclass(frozen=True)
+class _Offsets:
+    """Where a block's numbering starts: ids, communities and fraud rings are global."""
+
+    width: int  # digits of a customer id
+    customers: int = 0
+    communities: int = 0
+    rings: int = 0
+
+
+def _bridges(n: int, rng: np.random.Generator, width: int) -> pa.Table:
+    """Relations between customers of different blocks, uniform over the population.
+
+    A customer's id is ``C`` and their global number, so a uniform number is a uniform
+    customer. Blocks are ranges of numbers; a pair inside one block is redrawn once and
+    dropped if it lands in one block again.
+    """
+    as_of_us = int(AS_OF.timestamp() * 1_000_000)
+    m = int(n * BRIDGES_PER_CUSTOMER)
+    src = rng.integers(0, n, m)
+    dst = rng.integers(0, n, m)
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    m = src.size
+    rtype = rng.choice(len(REL_TYPES), m, p=REL_TYPE_P)
+    # contacts of the last few days (a referee may have registered yesterday: nothing checks)
+    rel_us = as_of_us - (rng.exponential(2, m).clip(0, 4) * _DAY_US).astype(np.int64)
+    amount = np.where(rtype == 0, np.round(rng.lognormal(7, 1.2, m), 2), np.nan)
+    return pa.table(
+        {
+            "src_id": _coded("C", src, width),
+            "dst_id": _coded("C", dst, width),
+            "type": _pick(REL_TYPES, rtype),
+            "occurred_at": _iso(_ts(rel_us)),
+            "amount": pa.array(amount, from_pandas=True),
+            "count": rng.geometric(0.6, m),
+            "channel": _pick(np.array(["app", "wechat", "web", "branch"]), rng.choice(4, m)),
+        }
+    )
+
+
+def _block(
+    n: int, rng: np.random.Generator, relations_per_customer: float, at: _Offsets
+) -> GeneratedData:
+    """One population of ``n`` customers (see :func:`generate`), numbered from ``at``."""
     as_of_us = int(AS_OF.timestamp() * 1_000_000)
 
     # --- communities: heavy-tailed sizes, each with a home city and an age band -----------
@@ -296,7 +401,7 @@ def generate(
 
     # --- customers ---------------------------------------------------------------------------
     # ids are shuffled so that nothing about a customer can be read from the id itself
-    ids = _coded("C", rng.permutation(n), 7)
+    ids = _coded("C", at.customers + rng.permutation(n), at.width)
     surname = SURNAMES[rng.integers(0, len(SURNAMES), n)]
     given = np.char.add(
         GIVEN[rng.integers(0, len(GIVEN), n)],
@@ -452,7 +557,7 @@ def generate(
             "occurred_at": _iso(_ts(np.concatenate([ev_us, ring_us_login, side_us]))),
             "event_type": _pick(kinds_all, all_kind),
             "device_id": pc.if_else(
-                no_device, pa.scalar(None, pa.string()), _coded("D", all_dev, 9)
+                no_device, pa.scalar(None, pa.string()), _coded("D", 3 * at.customers + all_dev, 9)
             ),
             "device_type": pc.if_else(
                 no_device, pa.scalar(None, pa.string()), _pick(np.array(["mobile", "pc"]), dev_type)
@@ -468,9 +573,9 @@ def generate(
     truth_tbl = pa.table(
         {
             "customer_id": ids,
-            "planted_community": comm,
+            "planted_community": comm + at.communities,
             "super_referrer": super_ref,
-            "fraud_ring": ring_of,
+            "fraud_ring": np.where(ring_of >= 0, ring_of + at.rings, -1),
             "churner": churner,
             "decliner": decliner,
             "complainer": complainer,
@@ -481,27 +586,66 @@ def generate(
     return GeneratedData(customers_tbl, relations_tbl, transactions_tbl, events_tbl, truth_tbl)
 
 
-def write_dataset(data: GeneratedData, out: Path, *, fmt: str = "csv") -> dict[str, Path]:
+def write_dataset(
+    data: GeneratedData | Iterable[GeneratedData], out: Path, *, fmt: str = "csv"
+) -> dict[str, Path]:
     """Write the four tables (and ground_truth) to `out` as CSV or Parquet files.
 
-    Empty strings are written as empty fields, which the loaders read as missing values.
+    ``data`` is one dataset or its blocks (:func:`generate_blocks`), appended file by file
+    so that only one block is ever in memory. Empty strings are written as empty fields,
+    which the loaders read as missing values.
     """
-    if fmt not in ("csv", "parquet"):
-        raise ValueError(f"format must be csv or parquet, not {fmt!r}")
-    out.mkdir(parents=True, exist_ok=True)
-    return {
-        name: write_table(table, out / f"{name}.{fmt}")
-        for name, table in {**data.tables(), "ground_truth": data.truth}.items()
-    }
+    blocks = [data] if isinstance(data, GeneratedData) else data
+    with DatasetWriter(out, fmt) as writer:
+        for block in blocks:
+            for name, table in {**block.tables(), "ground_truth": block.truth}.items():
+                writer.write(name, table)
+    return writer.paths
+
+
+class DatasetWriter:
+    """Files of a dataset written table by table: each name's first table opens its file
+    (CSV with a header, or Parquet with zstd), later ones append to it.
+
+    Use as a context manager; ``paths`` maps each name to its file.
+    """
+
+    def __init__(self, out: Path, fmt: str = "csv") -> None:
+        if fmt not in ("csv", "parquet"):
+            raise ValueError(f"format must be csv or parquet, not {fmt!r}")
+        out.mkdir(parents=True, exist_ok=True)
+        self.out, self.fmt = out, fmt
+        self.paths: dict[str, Path] = {}
+        self._writers: dict[str, Any] = {}
+
+    def write(self, name: str, table: pa.Table) -> Path:
+        """Append ``table`` to the file of ``name`` (opening it on first use)."""
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        writer = self._writers.get(name)
+        if writer is None:
+            path = self.out / f"{name}.{self.fmt}"
+            if self.fmt == "parquet":
+                writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+            else:
+                options = pacsv.WriteOptions(quoting_style="needed")
+                writer = pacsv.CSVWriter(path, table.schema, write_options=options)
+            self._writers[name], self.paths[name] = writer, path
+        if table.num_rows:
+            writer.write_table(table)
+        return self.paths[name]
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for writer in self._writers.values():
+            writer.close()
 
 
 def write_table(table: pa.Table, path: Path) -> Path:
     """Write one table as CSV (quoting only where needed) or Parquet (zstd), by suffix."""
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    if path.suffix == ".parquet":
-        pq.write_table(table, path, compression="zstd")
-    else:
-        pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
+    with DatasetWriter(path.parent, path.suffix.lstrip(".")) as writer:
+        writer.write(path.stem, table)
     return path

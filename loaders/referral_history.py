@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from graph.errors import LoaderError, MissingColumns
 from graph.model import DUCKDB_QUIET
@@ -84,13 +85,14 @@ def simulate_history(
         ``src_id, dst_id, p_true``: the hidden activation probability of every directed tie.
     """
     rng = np.random.default_rng(seed)
-    ids = np.asarray(data.customers.column("customer_id").to_pylist(), dtype=object)
-    order = np.argsort(ids)
-    ids = ids[order]
-    n = ids.size
+    # ids sorted (Arrow compares strings by code point, as Python does) and relations mapped
+    # to positions in them, in Arrow: no Python string per row
+    cid = data.customers.column("customer_id")
+    ids = pc.take(cid, pc.sort_indices(cid)).combine_chunks()
+    n = len(ids)
     rel = data.relations
-    src = np.searchsorted(ids, np.asarray(rel.column("src_id").to_pylist(), dtype=object))
-    dst = np.searchsorted(ids, np.asarray(rel.column("dst_id").to_pylist(), dtype=object))
+    src = pc.index_in(rel.column("src_id"), value_set=ids).to_numpy(zero_copy_only=False)
+    dst = pc.index_in(rel.column("dst_id"), value_set=ids).to_numpy(zero_copy_only=False)
     count = np.asarray(rel.column("count").fill_null(1).to_numpy(zero_copy_only=False), float)
     keep = src != dst
     key = src[keep].astype(np.int64) * n + dst[keep]
@@ -116,16 +118,16 @@ def simulate_history(
     history = pa.table(
         {
             "campaign_id": pa.array([f"cmp{c:03d}" for c in cid], pa.string()),
-            "inviter_id": pa.array(ids[inviter], pa.string()),
-            "invitee_id": pa.array(ids[invitee], pa.string()),
+            "inviter_id": pc.take(ids, inviter),
+            "invitee_id": pc.take(ids, invitee),
             "invited_at": pa.array(invited, pa.timestamp("us")),
             "converted_at": pa.array(conv, pa.timestamp("us"), mask=~converted),
         }
     )
     truth = pa.table(
         {
-            "src_id": pa.array(ids[s], pa.string()),
-            "dst_id": pa.array(ids[d], pa.string()),
+            "src_id": pc.take(ids, s),
+            "dst_id": pc.take(ids, d),
             "p_true": pa.array(p_true),
         }
     )

@@ -23,12 +23,15 @@ STAGES = ("generate", "load", "reload", "analyze", "tagging", "plan", "api", "ne
 def _stage(name: str, customers: int, workdir: Path) -> dict:
     """Run one stage in this process; returns rows and extra figures."""
     from api import usecases
+    from loaders.generate import BLOCK_CUSTOMERS
 
     data = workdir / "data"
     store_uri = f"duckdb:///{workdir / 'bench.duckdb'}"
     if name == "generate":
         shutil.rmtree(data, ignore_errors=True)
-        info = usecases.generate_dataset(customers, seed=7, out=data)
+        # Parquet above one block: ten million customers are ~23 GB as CSV, ~4 GB as Parquet
+        fmt = "csv" if customers <= BLOCK_CUSTOMERS else "parquet"
+        info = usecases.generate_dataset(customers, seed=7, out=data, fmt=fmt)
         return {"rows": sum(info["rows"].values()), "detail": info}
     if name in ("load", "reload"):
         if name == "load":

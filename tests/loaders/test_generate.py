@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from loaders.generate import generate, write_dataset
+from api.usecases import load, open_configured_store
+from loaders.generate import generate, generate_blocks, write_dataset
 
 
 def test_same_seed_same_output_and_different_seed_differs():
@@ -77,3 +80,41 @@ def test_pii_formats(small_data):
     check = np.array(list("10X98765432"))[(digits * w).sum(axis=1) % 11]
     assert (check == c.id_number.str[-1].to_numpy()).all()
     assert c.name.str.len().between(2, 3).all()
+
+
+def test_blocks_up_to_the_block_size_are_the_one_piece_dataset():
+    (only,) = generate_blocks(300, seed=5, block=300)
+    whole = generate(300, seed=5)
+    for name, table in whole.tables().items():
+        assert only.tables()[name].equals(table)
+
+
+def test_blocks_number_one_population_and_bridge_it(tmp_path):
+    """Three blocks of ~1,000 and the bridge block: one population as the loader sees it."""
+    blocks = list(generate_blocks(3100, seed=5, block=1100))
+    assert [b.customers.num_rows for b in blocks] == [1034, 1033, 1033, 0]
+    ids = pa.concat_tables([b.customers for b in blocks]).column("customer_id")
+    assert len(pc.unique(ids)) == 3100
+    assert set(ids.to_pylist()) == {f"C{i:04d}" for i in range(3100)}
+    truth = pa.concat_tables([b.truth for b in blocks]).to_pandas()
+    # communities and fraud rings are numbered across blocks, never shared by two
+    block_of = np.repeat(np.arange(3), [1034, 1033, 1033])
+    assert truth.groupby("planted_community").apply(lambda g: np.ptp(block_of[g.index])).max() == 0
+    rings = truth[truth.fraud_ring >= 0]
+    assert rings.groupby("fraud_ring").apply(lambda g: np.ptp(block_of[g.index])).max() == 0
+    assert rings.fraud_ring.nunique() == 3 * 3  # max(3, n // 5000) per block
+    # the bridges join customers of different blocks: whose ids fall in different ranges
+    bridges = blocks[-1].relations.to_pandas()
+    assert len(bridges) > 0.45 * 3100
+    index = {c: i for i, c in enumerate(ids.to_pylist())}
+    src_block = bridges.src_id.map(index).map(lambda i: block_of[i])
+    dst_block = bridges.dst_id.map(index).map(lambda i: block_of[i])
+    assert (src_block != dst_block).mean() > 0.5
+    # written and loaded: every row of every block is good
+    write_dataset(iter(blocks), tmp_path / "d", fmt="parquet")
+    with open_configured_store(f"duckdb:///{tmp_path / 's.duckdb'}") as store:
+        report = load(store, tmp_path / "d")
+        assert store.counts()["customers"] == 3100
+    for name, table in report.tables.items():
+        expected = sum(b.tables()[name].num_rows for b in blocks)
+        assert (table.read, table.quarantined) == (expected, 0), name
