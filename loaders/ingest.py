@@ -12,9 +12,11 @@ data owner asks for them raw.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +33,7 @@ from loaders.readers import (
     find_table_file,
     read_config_text,
     read_header,
-    read_raw,
+    read_raw_batches,
     resolve_dialect,
 )
 from loaders.validate import QUARANTINE_SCHEMA, LoadResult, validate_table
@@ -121,28 +123,38 @@ def frames_to_raw(frames: Mapping[str, pd.DataFrame]) -> dict[str, RawTable]:
 
 
 def validate_all(
-    read: Callable[[str], RawTable], known: pa.Array, progress: Progress | None = None
+    read: Callable[[str], Iterable[RawTable]],
+    known: pa.Array,
+    progress: Progress | None = None,
+    *,
+    spool: Path | None = None,
 ) -> dict[str, tuple[LoadResult, pa.Table, FileDialect | None]]:
-    """Read and validate each table in turn; only typed good rows are kept in memory.
+    """Read and validate each table in turn, batch by batch; only typed good rows are kept.
 
-    Customers come first: references may name valid customers of this same load.
-    Returns, per table, the validation result, the rows the reader could not split or
-    decode, and the dialect the file was read in.
+    Customers come first: references may name valid customers of this same load. A table
+    read in one batch keeps its good rows in memory; one read in several (a large Parquet
+    file) writes each batch's good rows to a Parquet file under ``spool`` as it goes, and
+    its result's ``valid`` is the dataset of those files, numbered (``_pos``) in file order,
+    so memory holds one batch whatever the table's size. Returns, per table, the
+    validation result, the rows the reader could not split or decode, and the dialect.
     """
     say = progress or (lambda stage, detail: None)
     out: dict[str, tuple[LoadResult, pa.Table, FileDialect | None]] = {}
     known_all = known.cast(pa.string())
     for name in TABLES:
         say("validate", name)
-        raw = read(name)
-        res = validate_table(
-            name,
-            raw.table,
-            file=raw.path.name,
-            known_customers=None if name == "customers" else known_all,
-        )
-        out[name] = (res, raw.malformed, raw.dialect)
-        del raw
+        parts = _Parts(spool / name if spool is not None else None)
+        for raw in read(name):
+            res = validate_table(
+                name,
+                raw.table,
+                file=raw.path.name,
+                known_customers=None if name == "customers" else known_all,
+            )
+            parts.add(res, raw.malformed, raw.dialect)
+            del raw, res
+        res = parts.result()
+        out[name] = (res, parts.malformed(), parts.dialect)
         if name == "customers":
             known_all = pa.concat_arrays(
                 [known_all, res.valid.column("customer_id").combine_chunks()]
@@ -150,9 +162,55 @@ def validate_all(
     return out
 
 
+class _Parts:
+    """The batches of one table's validation, joined: good rows in memory while there is
+    one batch, spooled to Parquet files (with ``_pos``) from the second on."""
+
+    def __init__(self, spool: Path | None) -> None:
+        self.spool, self.dialect = spool, None
+        self._valid: list[pa.Table] = []
+        self._files: list[Path] = []
+        self._bad: list[pa.Table] = []
+        self._malformed: list[pa.Table] = []
+        self._rows = 0
+
+    def add(self, res: LoadResult, malformed: pa.Table, dialect: FileDialect | None) -> None:
+        self.dialect = dialect
+        self._bad.append(res.quarantined)
+        self._malformed.append(malformed)
+        self._valid.append(res.valid)
+        if len(self._valid) + len(self._files) > 1:
+            if self.spool is None:
+                raise ValueError("a table read in several batches needs a spool folder")
+            self.spool.mkdir(parents=True, exist_ok=True)
+            for table in self._valid:
+                self._write(table)
+            self._valid = []
+
+    def _write(self, table: pa.Table) -> None:
+        import pyarrow.parquet as pq
+
+        pos = np.arange(self._rows, self._rows + table.num_rows, dtype=np.int64)
+        self._rows += table.num_rows
+        path = self.spool / f"part-{len(self._files):05d}.parquet"
+        pq.write_table(table.append_column("_pos", pa.array(pos)), path, compression="lz4")
+        self._files.append(path)
+
+    def result(self) -> LoadResult:
+        quarantined = pa.concat_tables(self._bad)
+        if not self._files:
+            return LoadResult(valid=self._valid[0], quarantined=quarantined)
+        import pyarrow.dataset as ds
+
+        return LoadResult(valid=ds.dataset(self._files, format="parquet"), quarantined=quarantined)
+
+    def malformed(self) -> pa.Table:
+        return pa.concat_tables(self._malformed)
+
+
 def load_tables(
     store: GraphStore,
-    read: Callable[[str], RawTable],
+    read: Callable[[str], Iterable[RawTable]],
     *,
     quarantine_dir: Path | None,
     progress: Progress | None = None,
@@ -162,10 +220,11 @@ def load_tables(
     """Validate every table, then upsert them and write the quarantine files.
 
     Nothing is written until every table has been read and validated, so an unreadable
-    file leaves the store untouched. `pii_columns` are declared PII in the store before the
-    customers are written (so no reader ever sees them unmasked), and masked in the
-    quarantine files together with the built-in and already declared ones, unless
-    `quarantine_raw` (for the data owner, who may see the source rows as they are).
+    file leaves the store untouched; a table validated in batches waits meanwhile as
+    Parquet in a temporary folder, removed afterwards. `pii_columns` are declared PII in
+    the store before the customers are written (so no reader ever sees them unmasked), and
+    masked in the quarantine files together with the built-in and already declared ones,
+    unless `quarantine_raw` (for the data owner, who may see the source rows as they are).
 
     Raises
     ------
@@ -173,8 +232,28 @@ def load_tables(
     ConfigError
         A blank PII column name.
     """
+    with tempfile.TemporaryDirectory(prefix="guanxi-load-") as spool:
+        return _load_tables(
+            store,
+            validate_all(read, store.customer_ids(), progress, spool=Path(spool)),
+            quarantine_dir=quarantine_dir,
+            progress=progress,
+            pii_columns=pii_columns,
+            quarantine_raw=quarantine_raw,
+        )
+
+
+def _load_tables(
+    store: GraphStore,
+    results: dict[str, tuple[LoadResult, pa.Table, FileDialect | None]],
+    *,
+    quarantine_dir: Path | None,
+    progress: Progress | None,
+    pii_columns: Sequence[str],
+    quarantine_raw: bool,
+) -> LoadReport:
+    """The write half of :func:`load_tables`, once every table is validated."""
     say = progress or (lambda stage, detail: None)
-    results = validate_all(read, store.customer_ids(), progress)
     if pii_columns:
         store.declare_pii_columns(list(pii_columns))
     pii = (*PII_COLUMNS, *store.declared_pii_columns())
@@ -184,14 +263,15 @@ def load_tables(
         if dialect is not None:
             report.dialects[name] = dialect
         bad = pa.concat_tables([malformed, res.quarantined]).sort_by("row")
-        say("write", f"{name}: {res.valid.num_rows:,} rows")
+        valid_rows = _row_count(res.valid)
+        say("write", f"{name}: {valid_rows:,} rows")
         if name == "customers":
             counts = store.upsert_customers(res.valid)
         else:
             counts = store.upsert_rows(name, res.valid)
         report.tables[name] = TableCounts(
-            read=res.valid.num_rows + bad.num_rows,
-            loaded=res.valid.num_rows,
+            read=valid_rows + bad.num_rows,
+            loaded=valid_rows,
             quarantined=bad.num_rows,
             inserted=counts.inserted,
             updated=counts.updated,
@@ -209,6 +289,11 @@ def load_tables(
             if path is not None:
                 report.quarantine_files[name] = str(path)
     return report
+
+
+def _row_count(rows: pa.Table | Any) -> int:
+    """Rows of a table, or of a spooled dataset (from its files' metadata)."""
+    return rows.num_rows if isinstance(rows, pa.Table) else rows.count_rows()
 
 
 def load_folder(
@@ -249,7 +334,7 @@ def load_folder(
         quarantine_dir = _default_quarantine_dir(folder)
     return load_tables(
         store,
-        lambda name: read_raw(name, paths[name], dialects[name]),
+        lambda name: read_raw_batches(name, paths[name], dialects[name]),
         quarantine_dir=quarantine_dir,
         progress=progress,
         pii_columns=pii_columns,
@@ -269,7 +354,7 @@ def load_frames(
     raw = frames_to_raw(frames)
     return load_tables(
         store,
-        raw.__getitem__,
+        lambda name: [raw[name]],
         quarantine_dir=quarantine_dir,
         pii_columns=pii_columns,
         quarantine_raw=quarantine_raw,

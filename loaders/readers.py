@@ -12,6 +12,7 @@ import csv
 import io
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,6 +202,45 @@ def check_columns(name: str, path: Path, header: list[str]) -> None:
     raise MissingColumns(str(path), missing)
 
 
+#: Rows of a Parquet file read and validated at a time, so that a load holds one batch of a
+#: large table as text rather than all of it (a CSV is read whole: DuckDB's reject store,
+#: which numbers its malformed lines, sees the file in one pass).
+BATCH_ROWS = 8_000_000
+
+
+def read_raw_batches(
+    name: str, path: Path, dialect: FileDialect | None = None
+) -> Iterator[RawTable]:
+    """The file as :func:`read_raw` reads it, in batches of at most :data:`BATCH_ROWS` rows
+    (Parquet; a CSV file and the customers come whole), numbered across batches.
+
+    Raises
+    ------
+    UnreadableFile
+        The file cannot be read, at the batch where that shows.
+    """
+    if path.suffix != ".parquet" or name == "customers":
+        # customers whole: a repeated id may conflict with a row of any other batch
+        yield read_raw(name, path, dialect)
+        return
+    dialect = dialect or FileDialect("parquet")
+    first = 1
+    try:
+        parquet = pq.ParquetFile(path)
+        if parquet.metadata.num_rows <= BATCH_ROWS:
+            yield read_raw(name, path, dialect)
+            return
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+            table = pa.table({c: _as_text(batch.column(c)) for c in batch.schema.names})
+            rows = np.arange(first, first + table.num_rows, dtype=np.int64)
+            first += table.num_rows
+            table = table.append_column("_row", pa.array(rows, pa.int64()))
+            malformed = QUARANTINE_SCHEMA.empty_table()
+            yield RawTable(name=name, path=path, table=table, malformed=malformed, dialect=dialect)
+    except (OSError, pa.ArrowException) as exc:
+        raise UnreadableFile(f"{path}: cannot read: {exc}", path=str(path)) from exc
+
+
 def read_raw(name: str, path: Path, dialect: FileDialect | None = None) -> RawTable:
     """Read a whole file as text columns, numbering its data rows from 1.
 
@@ -284,7 +324,7 @@ def transcode_to_utf8(src: Path, dst: Path, encoding: str) -> dict[int, BadRecor
     return bad
 
 
-def _as_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
+def _as_text(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     # typed Parquet columns are turned back into text so one validation path serves both
     return pc.cast(col, pa.string())
 

@@ -26,6 +26,7 @@ from typing import Protocol, Self, runtime_checkable
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from graph.model import RunInfo
 
@@ -71,8 +72,13 @@ class IngestSink(StoreHandle, Protocol):
         """Insert new customers; update the attributes of existing ones that changed."""
         ...
 
-    def upsert_rows(self, name: str, table: pa.Table) -> UpsertCounts:
-        """Insert relations, transactions or events not already present (natural key)."""
+    def upsert_rows(self, name: str, table: pa.Table | ds.Dataset) -> UpsertCounts:
+        """Insert relations, transactions or events not already present (natural key).
+
+        ``table`` may be a dataset of Parquet files with ``_pos`` (the row's place, which
+        decides the first of rows sharing a key): a large table the loader validated in
+        batches, to be scanned where it lies rather than read into memory.
+        """
         ...
 
     def declare_pii_columns(self, columns: Sequence[str]) -> None:

@@ -22,15 +22,22 @@ from contextlib import contextmanager
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from graph.model import NATURAL_KEYS, SCHEMAS
 
 __all__ = ["insert_new_keys", "is_empty", "positioned", "unordered"]
 
 
-def positioned(table: pa.Table) -> pa.Table:
-    """`table` plus `_pos`, each row's place in it (the other columns are not copied)."""
-    return table.append_column("_pos", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+def positioned(rows: pa.Table | ds.Dataset) -> pa.Table | ds.Dataset:
+    """`rows` plus `_pos`, each row's place in it (the other columns are not copied).
+
+    A dataset (the loader's spooled batches, scanned by DuckDB without being read into
+    memory) carries its `_pos` already.
+    """
+    if "_pos" in rows.schema.names:
+        return rows
+    return rows.append_column("_pos", pa.array(np.arange(rows.num_rows, dtype=np.int64)))
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from typing import Self
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from graph.errors import CustomerNotFound, RunNotFound, StoreError, StoreUnavailable
 from graph.failpoints import failpoint
@@ -180,7 +181,7 @@ class DuckDBStore:
         failpoint("load.customers.done")
         return UpsertCounts(inserted=int(inserted), updated=int(updated))
 
-    def upsert_rows(self, name: str, table: pa.Table) -> UpsertCounts:
+    def upsert_rows(self, name: str, table: pa.Table | ds.Dataset) -> UpsertCounts:
         if name not in ("relations", "transactions", "events"):
             raise ValueError(f"upsert_rows takes relations, transactions or events, not {name}")
         con = self._cur()

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from graph.errors import MissingColumns, MissingFile
 from graph.store import open_store
+from loaders import readers
+from loaders.generate import write_dataset
 from loaders.ingest import load_folder, load_frames
 
 CORPUS = Path(__file__).parent / "corpus" / "bad"
@@ -179,3 +184,42 @@ def test_dataframes_load_like_files(store):
     assert rep.tables["customers"].as_dict()["quarantined"] == 1
     assert rep.tables["relations"].loaded == 1
     assert store.counts()["relations"] == 1
+
+
+def test_a_parquet_table_in_batches_loads_as_in_one(small_data, tmp_path, monkeypatch):
+    """Relations read 4,000 rows at a time (spooled between batches) give the store, the
+    report and the quarantine of one whole read: faults in later batches keep their row
+    numbers, and of two rows sharing a key across batches the first is kept."""
+    folder = tmp_path / "in"
+    write_dataset(small_data, folder, fmt="parquet")
+    rel = small_data.relations.to_pandas()
+    rel.loc[7000, "occurred_at"] = "not a time"
+    rel.loc[12_000, "src_id"] = "C9999999"
+    repeat = rel.loc[[5]].assign(amount=1.0, count=99)  # the key of row 5, other values
+    # at the start of a batch: its place in the batch (0) is before row 5's, its place in the file after
+    rel = pd.concat([rel.iloc[:16_000], repeat, rel.iloc[16_000:]], ignore_index=True)
+    pq.write_table(pa.Table.from_pandas(rel, preserve_index=False), folder / "relations.parquet")
+
+    def loaded(name: str) -> tuple[dict, dict[str, pa.Table], str]:
+        with open_store(f"duckdb:///{tmp_path / f'{name}.duckdb'}") as st:
+            rep = load_folder(st, folder, quarantine_dir=tmp_path / f"q{name}")
+            tables = {t: st.read_table(t) for t in ("relations", "transactions", "events")}
+        quarantine = (tmp_path / f"q{name}" / "relations.quarantine.csv").read_text()
+        return rep.as_dict()["tables"], tables, quarantine
+
+    whole = loaded("whole")
+    monkeypatch.setattr(readers, "BATCH_ROWS", 4_000)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    assert len(list(readers.read_raw_batches("relations", folder / "relations.parquet"))) > 5
+    batched = loaded("batched")
+    assert batched[0] == whole[0]
+    assert whole[0]["relations"]["quarantined"] == 2
+    assert batched[2] == whole[2]
+    assert "row 7001" in whole[2] and "row 12001" in whole[2]
+    for name, table in whole[1].items():
+        keys = [(c, "ascending") for c in table.column_names if c != "attributes"]
+        assert batched[1][name].sort_by(keys).equals(table.sort_by(keys)), name
+    kept = batched[1]["relations"].to_pandas().merge(repeat[["src_id", "dst_id", "type"]])
+    assert 99 not in kept["count"].tolist()
+    assert list((tmp_path / "tmp").iterdir()) == []  # the spool is gone

@@ -38,6 +38,7 @@ from typing import Self
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from graph.errors import CustomerNotFound, StoreUnavailable
 from graph.model import PROJECTION_COLUMNS, SCHEMAS, TABLES, RunInfo
@@ -207,9 +208,11 @@ class Neo4jStore:
         """Insert new customers, update changed ones: visible all at once, when committed."""
         return loads.upsert_customers(self._bolt, table)
 
-    def upsert_rows(self, name: str, table: pa.Table) -> UpsertCounts:
+    def upsert_rows(self, name: str, table: pa.Table | ds.Dataset) -> UpsertCounts:
         """Insert relations (a staged load), transactions or events (the facts file) whose
         natural key is new."""
+        if not isinstance(table, pa.Table):  # spooled batches: the driver path takes a table
+            table = table.to_table(columns=[c for c in table.schema.names if c != "_pos"])
         if name in FACT_TABLES:
             return self.facts.upsert_rows(name, conform(table, name))
         return loads.upsert_rows(self._bolt, name, table)
