@@ -105,14 +105,15 @@ class InteractionGraph:
     ----------
     graph
         Directed graph; vertex ``i`` is customer ``ids[i]``. One edge per ordered pair
-        (src, dst) with float attribute ``"weight"`` (summed decayed type weights) and
-        int attribute ``"interactions"`` (summed counts).
+        (src, dst) with a weight (summed decayed type weights) and an interaction count
+        (summed counts), carried as numpy arrays rather than igraph attributes:
+        `edge_arrays` reads them, `igraph_weights` hands them to igraph.
     ids
         Customer ids as a numpy object array of ``str``, sorted ascending and unique.
     referral
         Directed referral-only graph on the same vertices; one edge per (referrer,
-        referred) pair with attribute ``"weight"`` = number of referral interactions
-        (undecayed: a referral is a fact, not a fading tie).
+        referred) pair, weighted by the number of referral interactions (undecayed: a
+        referral is a fact, not a fading tie).
     stats
         What the build did with the input rows: ``relations_total``,
         ``relations_used``, ``relations_dropped_unknown_id`` (a src or dst not among
@@ -137,7 +138,7 @@ class InteractionGraph:
 
         Cached on first call, because communities, coreness, clustering, constraint,
         betweenness and reach all use it and collapsing 10M edges costs seconds.
-        Attributes: ``"weight"`` (sum of both directions) and ``"interactions"``.
+        Weights (sum of both directions) and interaction counts carried as for ``graph``.
         """
         cached = self._cache.get("undirected")
         if cached is None:
@@ -474,6 +475,34 @@ def edge_arrays(g: ig.Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return flat[0::2].copy(), flat[1::2].copy(), w
 
 
+def edge_interactions(g: ig.Graph) -> np.ndarray:
+    """The interaction count of every edge (int64, in edge order); 1 where not carried."""
+    if "_interactions" in g.attributes():
+        return g["_interactions"]
+    return np.ones(g.ecount(), np.int64)
+
+
+def has_edge_weights(g: ig.Graph) -> bool:
+    """Whether ``g`` has edge weights: carried arrays (this module's graphs) or ``"weight"``."""
+    return _EDGES_ATTR in g.attributes() or "weight" in g.es.attributes()
+
+
+def igraph_weights(g: ig.Graph, name: str | None = "weight") -> list[float] | str | None:
+    """What igraph's ``weights=`` argument takes for the edge weights ``name`` of ``g``.
+
+    Graphs of this module keep their weights as numpy arrays beside the graph rather than
+    as an igraph attribute, which would be a Python float per edge (~40 bytes: 2.7 GB at
+    68M edges, and a forked worker reading them copies every page their reference counts
+    touch); for them the weights go to igraph as a list made for the call (igraph takes no
+    numpy array). Any other graph's attribute goes by name; None when there is none.
+    """
+    if name is None:
+        return None
+    if name == "weight" and _EDGES_ATTR in g.attributes():
+        return g[_EDGES_ATTR][2].tolist()
+    return name if name in g.es.attributes() else None
+
+
 _EDGES_ATTR = "_edge_arrays"
 
 
@@ -488,22 +517,24 @@ def _graph(
 ) -> ig.Graph:
     # A zip of two int lists is the fastest edge input python-igraph accepts (about
     # twice as fast as a list of pairs, and faster than its buffer path) at 10M edges.
-    g = ig.Graph(n=n, edges=zip(src.tolist(), dst.tolist(), strict=True), directed=directed)
-    g.es["weight"] = weight.tolist()
+    # Edges go in by slices, so the Python ints of the edge list (~72 bytes an edge) are
+    # never all alive at once; weights and interactions stay numpy (see `igraph_weights`).
+    g = ig.Graph(n=n, directed=directed)
+    for lo in range(0, src.size, _EDGE_SLICE):
+        hi = lo + _EDGE_SLICE
+        g.add_edges(zip(src[lo:hi].tolist(), dst[lo:hi].tolist(), strict=True))
     if interactions is not None:
-        g.es["interactions"] = interactions.tolist()
         g["_interactions"] = interactions
     g[_EDGES_ATTR] = (src, dst, weight.astype(np.float64))
     return g
 
 
+#: Edges added to an igraph graph at a time while it is built.
+_EDGE_SLICE = 4_000_000
+
+
 def _undirected_view(g: ig.Graph, n: int) -> ig.Graph:
     src, dst, w = edge_arrays(g)
-    if "_interactions" in g.attributes():
-        c = g["_interactions"]
-    elif "interactions" in g.es.attributes():
-        c = np.asarray(g.es["interactions"], dtype=np.int64)
-    else:
-        c = np.ones(g.ecount(), np.int64)
+    c = edge_interactions(g)
     lo, hi, uw, uc = _collapse(np.minimum(src, dst), np.maximum(src, dst), n, w, c)
     return _graph(n, lo, hi, directed=False, weight=uw, interactions=uc)

@@ -19,7 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from graph.arrays import unique
-from graph.build import edge_arrays
+from graph.build import edge_arrays, igraph_weights
 
 __all__ = [
     "BETWEENNESS_CHUNKS",
@@ -115,7 +115,7 @@ def pagerank_scores(
     if g.vcount() == 0:
         return np.zeros(0)
     with threadpool_limits(limits=1, user_api="openmp"):
-        scores = g.pagerank(directed=True, damping=damping, weights=weights)
+        scores = g.pagerank(directed=True, damping=damping, weights=igraph_weights(g, weights))
     return np.asarray(scores, dtype=np.float64)
 
 

@@ -14,7 +14,7 @@ import igraph as ig
 import numpy as np
 import pandas as pd
 
-from graph.build import edge_arrays
+from graph.build import edge_arrays, igraph_weights
 
 __all__ = [
     "Communities",
@@ -133,14 +133,15 @@ def leiden_communities(
                 "per vertex"
             )
         start = start.tolist()
-    if weights is not None and weights not in g.es.attributes():
+    values = igraph_weights(g, weights)
+    if values is None:
         weights = None
     state = random.getstate()
     try:
         random.seed(seed)
         clustering = g.community_leiden(
             objective_function=_OBJECTIVES[objective],
-            weights=weights,
+            weights=values,
             resolution=resolution,
             n_iterations=iterations,
             initial_membership=start,
@@ -151,7 +152,7 @@ def leiden_communities(
     if g.ecount():
         # CPM's resolution is no modularity resolution: report plain modularity then
         at = resolution if objective == "modularity" else 1.0
-        modularity = g.modularity(membership.tolist(), weights=weights, resolution=at)
+        modularity = g.modularity(membership.tolist(), weights=values, resolution=at)
     else:
         modularity = 0.0
     return Communities(

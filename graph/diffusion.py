@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import igraph
 import numpy as np
 
+from graph.build import edge_arrays, has_edge_weights
 from graph.errors import ConfigError
 
 __all__ = [
@@ -595,9 +596,9 @@ def _endpoints(g: igraph.Graph) -> tuple[np.ndarray, np.ndarray]:
 def _weights(g: igraph.Graph) -> np.ndarray:
     if g.ecount() == 0:
         return np.zeros(0)
-    if "weight" not in g.es.attributes():
+    if not has_edge_weights(g):
         raise ConfigError("edges have no 'weight' attribute; set it or use mapping='in_degree'")
-    w = np.fromiter(g.es["weight"], dtype=np.float64, count=g.ecount())
+    w = edge_arrays(g)[2]
     if not np.all(np.isfinite(w) & (w > 0)):
         raise ConfigError("edge weights must be finite and > 0; drop or repair those edges")
     return w

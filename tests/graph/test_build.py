@@ -13,6 +13,7 @@ from graph.build import (
     UNLISTED_TYPE_WEIGHT,
     build_interaction_graph,
     edge_arrays,
+    edge_interactions,
 )
 from graph.errors import ConfigError
 
@@ -72,7 +73,9 @@ def test_weights_decay_type_and_collapse(tiny) -> None:
             (d, a): UNLISTED_TYPE_WEIGHT * 4 * 0.5,
         }
     )
-    inter = dict(zip(tiny.graph.get_edgelist(), tiny.graph.es["interactions"], strict=True))
+    inter = dict(
+        zip(tiny.graph.get_edgelist(), edge_interactions(tiny.graph).tolist(), strict=True)
+    )
     assert inter == {(a, b): 3, (b, a): 1, (c, d): 3, (d, a): 4}
     assert edge_map(tiny.referral) == {(a, b): 1.0, (c, d): 3.0}
 
@@ -82,7 +85,7 @@ def test_undirected_view_sums_both_directions(tiny) -> None:
     assert not und.is_directed()
     assert und is tiny.undirected()  # cached
     assert edge_map(und) == pytest.approx({(0, 1): 3.5 + 0.375, (2, 3): 15.0, (0, 3): 2.0})
-    assert und.es["interactions"] == [4, 4, 3]
+    assert edge_interactions(und).tolist() == [4, 4, 3]
 
 
 def test_dropped_rows_are_counted(tiny) -> None:
@@ -147,29 +150,29 @@ def test_vectorised_build_handles_many_rows_quickly() -> None:
     expected = np.unique(src[src != dst] * n + dst[src != dst]).size
     assert g.graph.ecount() == expected
     assert g.stats["relations_used"] == int((src != dst).sum())
-    total_w = np.asarray(g.graph.es["weight"]).sum()
+    total_w = edge_arrays(g.graph)[2].sum()
     # the undirected view is the independent per-pair sum of both directions, pair by pair
     directed = g.graph.get_edgelist()
     pair_sum: dict[tuple[int, int], float] = {}
-    for (a, b), w in zip(directed, g.graph.es["weight"], strict=True):
+    for (a, b), w in zip(directed, edge_arrays(g.graph)[2], strict=True):
         pair = (min(a, b), max(a, b))
         pair_sum[pair] = pair_sum.get(pair, 0.0) + w
     und = g.undirected()
     got = {
         (min(a, b), max(a, b)): w
-        for (a, b), w in zip(und.get_edgelist(), und.es["weight"], strict=True)
+        for (a, b), w in zip(und.get_edgelist(), edge_arrays(und)[2], strict=True)
     }
     assert und.ecount() == len(pair_sum) < g.graph.ecount()
     assert got.keys() == pair_sum.keys()
     assert [got[p] for p in sorted(got)] == pytest.approx([pair_sum[p] for p in sorted(got)])
-    assert np.sum(und.es["weight"]) == pytest.approx(total_w)
+    assert np.sum(edge_arrays(und)[2]) == pytest.approx(total_w)
 
 
 def test_the_graph_is_bit_identical_whatever_the_row_order(small_data):
     """Stores may return relations in any order; sums per pair must not depend on it."""
     import numpy as np
 
-    from graph.build import build_interaction_graph, edge_arrays
+    from graph.build import build_interaction_graph, edge_arrays, edge_interactions
 
     rel = small_data.relations
     ids = small_data.customers.column("customer_id")
@@ -179,8 +182,8 @@ def test_the_graph_is_bit_identical_whatever_the_row_order(small_data):
         b = build_interaction_graph(ids, shuffled)
         for x, y in zip(edge_arrays(a.graph), edge_arrays(b.graph), strict=True):
             assert np.array_equal(x, y)
-        assert a.graph.es["interactions"] == b.graph.es["interactions"]
-        assert a.referral.es["weight"] == b.referral.es["weight"]
+        assert np.array_equal(edge_interactions(a.graph), edge_interactions(b.graph))
+        assert np.array_equal(edge_arrays(a.referral)[2], edge_arrays(b.referral)[2])
 
 
 def test_pair_weights_are_summed_left_to_right_in_ascending_order() -> None:

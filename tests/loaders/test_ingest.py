@@ -196,7 +196,7 @@ def test_a_parquet_table_in_batches_loads_as_in_one(small_data, tmp_path, monkey
     rel.loc[7000, "occurred_at"] = "not a time"
     rel.loc[12_000, "src_id"] = "C9999999"
     repeat = rel.loc[[5]].assign(amount=1.0, count=99)  # the key of row 5, other values
-    # at the start of a batch: its place in the batch (0) is before row 5's, its place in the file after
+    # at the start of a batch: before row 5 by its place in the batch, after it in the file
     rel = pd.concat([rel.iloc[:16_000], repeat, rel.iloc[16_000:]], ignore_index=True)
     pq.write_table(pa.Table.from_pandas(rel, preserve_index=False), folder / "relations.parquet")
 

@@ -26,6 +26,7 @@ from api.bench.gds.params import (
     RESOLUTION,
 )
 from api.bench.peak_rss import PeakRss
+from graph.build import igraph_weights
 from graph.model import PROJECTION_COLUMNS
 from graph.store.neo4j.gds import Gds
 
@@ -136,8 +137,9 @@ def compare(
 
     # --- agreement
     und = g.undirected()
+    weights = igraph_weights(und)
     mod = lambda m: float(  # noqa: E731
-        und.modularity(np.asarray(m, np.int64).tolist(), weights="weight", resolution=RESOLUTION)
+        und.modularity(np.asarray(m, np.int64).tolist(), weights=weights, resolution=RESOLUTION)
     )
     # GDS community ids are arbitrary node ids: renumber densely before igraph sees them
     gds_comm = np.unique(gds_out["communities"], return_inverse=True)[1]

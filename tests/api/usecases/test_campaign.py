@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from api.usecases import analyze
 from api.usecases.campaign_setup import CampaignParams, prepare_campaign
 from api.usecases.campaigns import plan_referral, plan_to_csv
+from graph.build import igraph_weights
 from graph.errors import ConfigError, RuleError
 from graph.store import open_store
 from loaders.ingest import load_folder
@@ -152,7 +153,7 @@ def test_context_graph_is_the_graph_the_run_was_computed_on(store, ctx):
     m = store.read_metrics(ctx.run.run_id).set_index("customer_id").loc[ctx.graph.ids]
     g = ctx.graph.graph
     np.testing.assert_allclose(
-        g.strength(mode="out", weights="weight"), m["out_strength"].to_numpy(), rtol=1e-9
+        g.strength(mode="out", weights=igraph_weights(g)), m["out_strength"].to_numpy(), rtol=1e-9
     )
     np.testing.assert_array_equal(g.outdegree(), m["out_degree"].to_numpy())
     assert ctx.graph.n == len(m) == store.counts()["customers"]

@@ -9,6 +9,7 @@ from scipy.stats import spearmanr
 
 from api.engines.spark import graph_stages as gx
 from api.engines.spark.metrics import PAGERANK_MAX_ITER, PAGERANK_TOL, modularity
+from graph.build import igraph_weights
 from graph.centrality import (
     clustering_coefficients,
     coreness_values,
@@ -111,7 +112,9 @@ def test_label_propagation_modularity_beside_leiden(spark, spark_pair):
     params = AnalysisParams(resolution=1.0)  # classic modularity, for the comparison
     und = local.undirected()
     _, membership = np.unique(labels, return_inverse=True)
-    ref_q = und.modularity(membership.tolist(), weights="weight", resolution=params.resolution)
+    ref_q = und.modularity(
+        membership.tolist(), weights=igraph_weights(und), resolution=params.resolution
+    )
     got_q = modularity(sg.undirected, lp.withColumnRenamed("label", "community"), params)
     assert got_q == pytest.approx(ref_q, abs=1e-9)
     again = gx.label_propagation(spark, sg.vertices, sg.undirected, max_steps=10)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from graph.build import edge_arrays
+from graph.build import edge_arrays, edge_interactions
 
 
 def _local_edges(g, interactions: bool = True) -> pd.DataFrame:
     src, dst, w = edge_arrays(g)
     out = {"a": src, "b": dst, "weight": w}
     if interactions:
-        out["interactions"] = np.asarray(g.es["interactions"], dtype=np.int64)
+        out["interactions"] = edge_interactions(g)
     return pd.DataFrame(out).sort_values(["a", "b"]).reset_index(drop=True)
 
 
