@@ -5,7 +5,7 @@ function that reads a file.
 """
 
 from tagging.diff import diff_assignments
-from tagging.engine import ASSIGNMENT_COLUMNS, evaluate, tag_definitions
+from tagging.engine import ASSIGNMENT_COLUMNS, evaluate, evaluate_chunks, tag_definitions
 from tagging.feature_catalog import FEATURES, FeatureParams
 from tagging.feature_compute import compute_features
 from tagging.rule_parser import parse_expr
@@ -37,6 +37,7 @@ __all__ = [
     "default_catalog",
     "diff_assignments",
     "evaluate",
+    "evaluate_chunks",
     "evaluate_segment",
     "load_rules",
     "merge_catalogs",

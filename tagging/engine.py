@@ -7,6 +7,8 @@ kernels for the holders only.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +32,7 @@ _BIG = pa.large_string()
 @dataclass
 class _Hit:
     tag: TagRule
-    mask: np.ndarray
+    mask: np.ndarray | None  # None once rendered into holders
     facts: list[Fact]
     fallback: np.ndarray | None = None  # customers given this tag as their group's fallback
 
@@ -59,6 +61,39 @@ def evaluate(catalog: Catalog, features: pd.DataFrame, *, run_id: str) -> pd.Dat
     RuleError
         The catalog has unmerged overrides, or a rule names a feature missing from
         ``features`` (tag id and position). Nothing is returned in that case.
+
+    See Also
+    --------
+    evaluate_chunks : the same assignments by customer range, for tables too large to
+        hold whole.
+    """
+    (table,) = evaluate_chunks(catalog, features, run_id=run_id)
+    if table.num_rows == 0:
+        return pd.DataFrame({c: pd.Series([], dtype="str") for c in ASSIGNMENT_COLUMNS}).astype(
+            {"score": "float64"}
+        )
+    return table.to_pandas()
+
+
+def evaluate_chunks(
+    catalog: Catalog,
+    features: pd.DataFrame,
+    *,
+    run_id: str,
+    customers_per_chunk: int | None = None,
+) -> Iterator[pa.Table]:
+    """:func:`evaluate`'s assignments as Arrow tables, one per range of customers.
+
+    Every rule is decided over all customers first (percentiles, ranks and exclusive
+    groups see the whole population), then the holders of each range of
+    ``customers_per_chunk`` rows of ``features`` (all, when None) are rendered, so that
+    only one range's reasons are ever in memory. The chunks together are exactly
+    :func:`evaluate`'s rows; within a chunk they come tag by tag, as there.
+
+    Raises
+    ------
+    RuleError
+        As :func:`evaluate`, before the first chunk.
     """
     if catalog.patches:
         kind, tid, _ = catalog.patches[0]
@@ -96,66 +131,82 @@ def evaluate(catalog: Catalog, features: pd.DataFrame, *, run_id: str) -> pd.Dat
                 fb.fallback = rest
                 fb.mask = fb.mask | rest
 
-    customer_ids = pa.array(ev.df["customer_id"].astype("str"), type=pa.string())
-    idx_parts: list[np.ndarray] = []
-    tag_parts: list[pa.Array] = []
-    score_parts: list[np.ndarray] = []
-    reason_parts: list[pa.Array] = []
-
-    for h in hits.values():
-        idx = np.flatnonzero(h.mask)
-        if idx.size == 0:
-            continue
-        tag = h.tag
-        if tag.reason is not None:
-            reasons = render_template(tag.reason, ev, idx)
-        else:
-            reasons = render_facts(h.facts, idx, fallback=tag.when.text)
-        if h.fallback is not None:
-            fb = h.fallback[idx]
-            if fb.any():
-                note = f"no other {tag.group} rule matched (fallback)"
-                reasons = pc.if_else(pa.array(fb), pa.scalar(note), reasons)
-        idx_parts.append(idx)
-        tag_parts.append(pa.repeat(pa.scalar(tag.id, _BIG), idx.size))
-        score_parts.append(_scores(ev, tag.score, idx, rule_id=tag.id))
-        reason_parts.append(pc.cast(reasons, _BIG))
-        h.facts = []  # rendered: the facts' value arrays are not needed again
-
+    # what every chunk renders: each tag's holders (all customers) and how to render them
+    emits: list[tuple[np.ndarray, _Render]] = [
+        (np.flatnonzero(h.mask), functools.partial(_render_tag, ev, h)) for h in hits.values()
+    ]
     for fam in catalog.families:
-        if not fam.enabled:
-            continue
-        for idx, tag_ids, scores, reasons in _family(ev, fam, features.columns):
-            idx_parts.append(idx)
-            tag_parts.append(pc.cast(tag_ids, _BIG))
-            score_parts.append(scores)
-            reason_parts.append(pc.cast(reasons, _BIG))
+        if fam.enabled:
+            emits.extend(_family(ev, fam, features.columns))
+    for h in hits.values():
+        h.mask = None  # the holders say it now
+    customer_ids = pa.array(ev.df["customer_id"].astype("str"), type=pa.string()).cast(_BIG)
+    step = max(1, n if customers_per_chunk is None else int(customers_per_chunk))
+    for lo in range(0, max(n, 1), step):
+        parts = []
+        for holders, render in emits:
+            idx = holders[np.searchsorted(holders, lo) : np.searchsorted(holders, lo + step)]
+            if idx.size:
+                # decimals are chosen over all holders: a chunk reads as the whole would
+                parts.append((idx, render(idx, None if idx.size == holders.size else holders)))
+        yield _assignment_table(customer_ids, parts, run_id)
 
-    if not idx_parts:
-        return pd.DataFrame(
-            {
-                "customer_id": pd.Series([], dtype="str"),
-                "tag_id": pd.Series([], dtype="str"),
-                "score": pd.Series([], dtype="float64"),
-                "reason": pd.Series([], dtype="str"),
-                "run_id": pd.Series([], dtype="str"),
-            }
-        )
-    # Columns as chunks (one per tag) of large strings, the layout pandas' string columns
-    # keep: the frame then wraps these buffers instead of concatenating and converting
-    # them (at a million customers the reasons alone are hundreds of megabytes).
-    ids = customer_ids.cast(_BIG)
-    columns = {
-        "customer_id": pa.chunked_array([ids.take(pa.array(i)) for i in idx_parts], type=_BIG),
-        "tag_id": pa.chunked_array(tag_parts, type=_BIG),
-        "score": pa.array(np.concatenate(score_parts), type=pa.float64()),
-        "reason": pa.chunked_array(reason_parts, type=_BIG),
-        "run_id": pa.chunked_array(
-            [pa.repeat(pa.scalar(run_id, _BIG), i.size) for i in idx_parts], type=_BIG
-        ),
-    }
-    del idx_parts, tag_parts, reason_parts
-    return pa.table(columns).to_pandas()
+
+#: What rendering a tag for its holders gives: tag ids, scores and reasons, one per holder.
+_Rendered = tuple[pa.Array, np.ndarray, pa.Array]
+#: Renders holders ``idx``, with the decimals of the holders ``scope`` (``idx`` when None).
+_Render = Callable[[np.ndarray, np.ndarray | None], _Rendered]
+
+
+def _render_tag(ev: Evaluator, h: _Hit, idx: np.ndarray, scope: np.ndarray | None) -> _Rendered:
+    tag = h.tag
+    if tag.reason is not None:
+        reasons = render_template(tag.reason, ev, idx, scope=scope)
+    else:
+        reasons = render_facts(h.facts, idx, fallback=tag.when.text, scope=scope)
+    if h.fallback is not None:
+        fb = h.fallback[idx]
+        if fb.any():
+            note = f"no other {tag.group} rule matched (fallback)"
+            reasons = pc.if_else(pa.array(fb), pa.scalar(note), reasons)
+    tag_ids = pa.repeat(pa.scalar(tag.id, _BIG), idx.size)
+    return tag_ids, _scores(ev, tag.score, idx, rule_id=tag.id), reasons
+
+
+def _assignment_table(
+    customer_ids: pa.Array, parts: list[tuple[np.ndarray, _Rendered]], run_id: str
+) -> pa.Table:
+    """The assignments of ``parts`` as a table of :data:`ASSIGNMENT_COLUMNS`.
+
+    Columns are chunks (one per tag) of large strings, the layout pandas' string columns
+    keep: a frame then wraps these buffers instead of concatenating and converting them
+    (at a million customers the reasons alone are hundreds of megabytes).
+    """
+    if not parts:
+        return _EMPTY
+    idx_parts = [idx for idx, _ in parts]
+    return pa.table(
+        {
+            "customer_id": pa.chunked_array([customer_ids.take(pa.array(i)) for i in idx_parts]),
+            "tag_id": pa.chunked_array([pc.cast(r[0], _BIG) for _, r in parts], type=_BIG),
+            "score": pa.array(np.concatenate([r[1] for _, r in parts]), type=pa.float64()),
+            "reason": pa.chunked_array([pc.cast(r[2], _BIG) for _, r in parts], type=_BIG),
+            "run_id": pa.chunked_array(
+                [pa.repeat(pa.scalar(run_id, _BIG), i.size) for i in idx_parts], type=_BIG
+            ),
+        }
+    )
+
+
+_EMPTY = pa.schema(
+    [
+        ("customer_id", _BIG),
+        ("tag_id", _BIG),
+        ("score", pa.float64()),
+        ("reason", _BIG),
+        ("run_id", _BIG),
+    ]
+).empty_table()
 
 
 def _scores(ev: Evaluator, expr, idx: np.ndarray, *, rule_id: str, bindings=None) -> np.ndarray:
@@ -172,7 +223,10 @@ def family_values(fam: TagFamily, columns: pd.Index) -> list[str]:
     return sorted(c[len(prefix) :] for c in columns if isinstance(c, str) and c.startswith(prefix))
 
 
-def _family(ev: Evaluator, fam: TagFamily, columns: pd.Index):
+def _family(
+    ev: Evaluator, fam: TagFamily, columns: pd.Index
+) -> Iterator[tuple[np.ndarray, _Render]]:
+    """The family's tags as (holders among all customers, renderer of holders)."""
     if fam.kind == "share":
         if fam.source not in FAMILY_SOURCES and not family_values(fam, columns):
             return
@@ -181,38 +235,51 @@ def _family(ev: Evaluator, fam: TagFamily, columns: pd.Index):
                 "share": Binding(f"{fam.source}_share:{value}", f"{fam.source} {value} share"),
                 "count": Binding(f"{fam.source}_count:{value}", f"{fam.source} {value} count"),
             }
-            tid = f"{fam.id}:{value}"
             mask, facts = ev.condition(fam.when, bindings=bindings, rule_id=fam.id)
-            idx = np.flatnonzero(mask)
-            if idx.size == 0:
-                continue
-            if fam.reason is not None:
-                reasons = render_template(fam.reason, ev, idx, bindings=bindings)
-            else:
-                reasons = render_facts(facts, idx, fallback=fam.when.text)
-            scores = _scores(ev, fam.score, idx, rule_id=fam.id, bindings=bindings)
-            yield idx, pa.repeat(pa.scalar(tid), idx.size), scores, reasons
+            if mask.any():
+                render = functools.partial(_render_share, ev, fam, value, bindings, facts)
+                yield np.flatnonzero(mask), render
         return
     # kind == "value": one tag per distinct value of a text feature, e.g. community_id
     if fam.source not in columns:
         return
     mask, facts = ev.condition(fam.when, rule_id=fam.id)
-    col = ev.df[fam.source]
-    mask &= col.notna().to_numpy()
-    idx = np.flatnonzero(mask)
-    if idx.size == 0:
-        return
-    values = pa.array(col.iloc[idx].astype("str"), type=pa.string())
+    mask &= ev.df[fam.source].notna().to_numpy()
+    if mask.any():
+        yield np.flatnonzero(mask), functools.partial(_render_value, ev, fam, facts)
+
+
+def _render_share(
+    ev: Evaluator,
+    fam: TagFamily,
+    value: str,
+    bindings: dict[str, Binding],
+    facts: list[Fact],
+    idx: np.ndarray,
+    scope: np.ndarray | None,
+) -> _Rendered:
+    if fam.reason is not None:
+        reasons = render_template(fam.reason, ev, idx, bindings=bindings, scope=scope)
+    else:
+        reasons = render_facts(facts, idx, fallback=fam.when.text, scope=scope)
+    scores = _scores(ev, fam.score, idx, rule_id=fam.id, bindings=bindings)
+    return pa.repeat(pa.scalar(f"{fam.id}:{value}"), idx.size), scores, reasons
+
+
+def _render_value(
+    ev: Evaluator, fam: TagFamily, facts: list[Fact], idx: np.ndarray, scope: np.ndarray | None
+) -> _Rendered:
+    values = pa.array(ev.df[fam.source].iloc[idx].astype("str"), type=pa.string())
     tag_ids = pc.binary_join_element_wise(pa.scalar(fam.id + ":"), values, "")
     label = LABELS.get(fam.source, fam.source)
     head = pc.binary_join_element_wise(pa.scalar(label), values, " ")
     if fam.reason is not None:
-        rest = render_template(fam.reason, ev, idx)
+        rest = render_template(fam.reason, ev, idx, scope=scope)
     else:
-        rest = render_facts(facts, idx, fallback="")
+        rest = render_facts(facts, idx, fallback="", scope=scope)
     reasons = pc.binary_join_element_wise(head, rest, "; ")
     reasons = pc.if_else(pc.equal(rest, ""), head, reasons)
-    yield idx, tag_ids, _scores(ev, fam.score, idx, rule_id=fam.id), reasons
+    return tag_ids, _scores(ev, fam.score, idx, rule_id=fam.id), reasons
 
 
 def tag_definitions(catalog: Catalog, assignments: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -82,13 +82,16 @@ def _decimals(v: np.ndarray) -> int:
     return int(min(10, max(2, 2 - math.floor(math.log10(smallest)))))
 
 
-def _side_strings(side: Side, idx: np.ndarray) -> pa.Array | pa.Scalar:
+def _side_strings(
+    side: Side, idx: np.ndarray, scope: np.ndarray | None = None
+) -> pa.Array | pa.Scalar:
     v = side.values
     if isinstance(v, np.ndarray):
         if v.dtype == bool:
             text: pa.Array | pa.Scalar = pa.array(np.where(v[idx], "yes", "no"))
         else:
-            text = format_values(v[idx])
+            dec = None if scope is None else _decimals(v[scope].astype("float64", copy=False))
+            text = format_values(v[idx], decimals=dec)
     elif isinstance(v, pd.Series):
         text = pc.fill_null(pa.array(v.iloc[idx], type=pa.string(), from_pandas=True), MISSING)
     else:
@@ -98,12 +101,16 @@ def _side_strings(side: Side, idx: np.ndarray) -> pa.Array | pa.Scalar:
     return pc.binary_join_element_wise(pa.scalar(side.label), text, " ")
 
 
-def render_facts(facts: list[Fact], idx: np.ndarray, *, fallback: str) -> pa.Array:
+def render_facts(
+    facts: list[Fact], idx: np.ndarray, *, fallback: str, scope: np.ndarray | None = None
+) -> pa.Array:
     """One reason per holder (rows ``idx``): the facts that hold for it, joined by ``'; '``.
 
     Holders usually share few distinct combinations of (rounded) values, so each distinct
     reason is formatted once and the result is a take from those strings; when the
-    combinations are too many the sentences are joined with Arrow kernels instead.
+    combinations are too many the sentences are joined with Arrow kernels instead. A
+    column's decimals suit the values of all holders, ``scope`` (``idx`` when None), so
+    that holders rendered range by range read as they would rendered at once.
     """
     n = len(idx)
     coded: list[tuple[Fact, np.ndarray, list[str], np.ndarray, list[str], np.ndarray]] = []
@@ -112,13 +119,13 @@ def render_facts(facts: list[Fact], idx: np.ndarray, *, fallback: str) -> pa.Arr
         holds = f.holds[idx] if isinstance(f.holds, np.ndarray) else np.full(n, bool(f.holds))
         if not holds.any():
             continue
-        lc, ls = _codes(f.left.values, idx)
-        rc, rs = _codes(f.right.values, idx)
+        lc, ls = _codes(f.left.values, idx, scope)
+        rc, rs = _codes(f.right.values, idx, scope)
         code = _compact(np.where(holds, lc * len(rs) + rc + 1, 0))
         combo = _compact(combo * (int(code.max()) + 1) + code)
         coded.append((f, holds, ls, lc, rs, rc))
         if combo.size and int(combo.max()) >= _MAX_DISTINCT_REASONS * n:
-            return _render_facts_arrow(facts, idx, fallback=fallback)
+            return _render_facts_arrow(facts, idx, fallback=fallback, scope=scope)
     if not coded:
         return pa.repeat(pa.scalar(fallback), n)
     k = int(combo.max()) + 1 if n else 0
@@ -159,15 +166,18 @@ def _compact(x: np.ndarray) -> np.ndarray:
     return np.unique(x, return_inverse=True)[1].astype(np.int64)
 
 
-def _codes(values: object, idx: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Per-holder codes into a list of display strings for one side of a fact."""
+def _codes(
+    values: object, idx: np.ndarray, scope: np.ndarray | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Per-holder codes into a list of display strings for one side of a fact (decimals
+    chosen over the holders ``scope``, ``idx`` when None)."""
     n = len(idx)
     if isinstance(values, np.ndarray):
         x = values[idx]
         if x.dtype == bool:
             return x.astype(np.int64), ["no", "yes"]
         x = x.astype("float64", copy=False)
-        dec = _decimals(x)
+        dec = _decimals(x if scope is None else values[scope].astype("float64", copy=False))
         r = np.round(x, dec)
         if dec == 0 and np.isfinite(r).all() and r.size:
             lo = int(r.min())
@@ -188,7 +198,9 @@ def _codes(values: object, idx: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return np.zeros(n, dtype=np.int64), [format_scalar(values)]
 
 
-def _render_facts_arrow(facts: list[Fact], idx: np.ndarray, *, fallback: str) -> pa.Array:
+def _render_facts_arrow(
+    facts: list[Fact], idx: np.ndarray, *, fallback: str, scope: np.ndarray | None = None
+) -> pa.Array:
     """`render_facts` with Arrow string kernels, for tags with very many distinct reasons."""
     n = len(idx)
     pieces: list[pa.Array] = []
@@ -199,8 +211,8 @@ def _render_facts_arrow(facts: list[Fact], idx: np.ndarray, *, fallback: str) ->
         if f.op in ("is missing", "is present"):
             piece = pa.scalar(f"{f.left.label} {f.op}")
         else:
-            left = _side_strings(f.left, idx)
-            right = _side_strings(f.right, idx)
+            left = _side_strings(f.left, idx, scope)
+            right = _side_strings(f.right, idx, scope)
             piece = pc.binary_join_element_wise(left, pa.scalar(f.op), right, " ")
         if isinstance(piece, pa.Scalar):
             piece = pa.repeat(piece, n)
@@ -277,8 +289,10 @@ def render_template(
     idx: np.ndarray,
     *,
     bindings: Mapping[str, Binding] | None = None,
+    scope: np.ndarray | None = None,
 ) -> pa.Array:
-    """Fill a template for the holders ``idx``."""
+    """Fill a template for the holders ``idx`` (a placeholder without its own decimals
+    gets those that suit all holders, ``scope``; ``idx`` when None)."""
     n = len(idx)
     cols: list[pa.Array | pa.Scalar] = []
     for part in template.parts:
@@ -289,9 +303,11 @@ def render_template(
         side = ev.side(expr, expr.tree, bindings=bindings)
         v = side.values
         if isinstance(v, np.ndarray) and v.dtype != bool:
+            if dec is None and scope is not None:
+                dec = _decimals(v[scope].astype("float64", copy=False))
             cols.append(format_values(v[idx], decimals=dec))
         else:
-            cols.append(_side_strings(Side(None, v), idx))
+            cols.append(_side_strings(Side(None, v), idx, scope))
     if not cols:
         return pa.repeat(pa.scalar(""), n)
     out = pc.binary_join_element_wise(*cols, "")

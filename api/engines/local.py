@@ -6,13 +6,18 @@ other engine is checked against (tests/api/engines/test_engine.py).
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from api.engines.base import MetricsResult, Progress, Projection, TagsResult, persist_run
 from graph.lineage import PreviousPartition
@@ -216,20 +221,107 @@ class LocalEngine:
     def tags(self, features: pd.DataFrame, catalog: Any, *, run_id: str) -> TagsResult:
         """Every rule of ``catalog``, and the catalog rows of the tags that occurred.
 
+        Up to :data:`TAG_CHUNK_CUSTOMERS` customers the assignments are a DataFrame; beyond,
+        their reasons are rendered range by range into a Parquet file
+        (:class:`SpooledAssignments`) that the store reads when the run is persisted, so
+        memory holds one range's reasons rather than all of them.
+
         Raises
         ------
         RuleError
             A rule does not evaluate on these features.
         """
-        from tagging import evaluate, tag_definitions
+        from tagging import evaluate, evaluate_chunks, tag_definitions
 
-        assignments = evaluate(catalog, features, run_id=run_id)
-        return TagsResult(
-            assignments=assignments, definitions=tag_definitions(catalog, assignments)
+        if len(features) <= TAG_CHUNK_CUSTOMERS:
+            assignments = evaluate(catalog, features, run_id=run_id)
+            return TagsResult(
+                assignments=assignments, definitions=tag_definitions(catalog, assignments)
+            )
+        chunks = evaluate_chunks(
+            catalog, features, run_id=run_id, customers_per_chunk=TAG_CHUNK_CUSTOMERS
         )
+        spooled = SpooledAssignments.write(chunks)
+        seen = pd.DataFrame({"tag_id": spooled.tag_ids})
+        return TagsResult(assignments=spooled, definitions=tag_definitions(catalog, seen))
 
     def persist(
         self, store: GraphStore, run: RunInfo, *, metrics: MetricsResult | None, tags: TagsResult
     ) -> dict[str, float]:
-        """See :func:`api.engines.base.persist_run`."""
-        return persist_run(store, run, metrics=metrics, tags=tags)
+        """See :func:`api.engines.base.persist_run`; spooled assignments are read by the
+        store from their file where it can (DuckDB), else as a frame."""
+        spooled = tags.assignments
+        if not isinstance(spooled, SpooledAssignments):
+            return persist_run(store, run, metrics=metrics, tags=tags)
+        try:
+            return persist_run(
+                store,
+                run,
+                metrics=metrics,
+                tags=tags,
+                write_tags=spooled.writer(store, run.run_id, tags.definitions),
+            )
+        finally:
+            spooled.close()
+
+
+#: Customers whose tag reasons are rendered at a time (:meth:`LocalEngine.tags`).
+TAG_CHUNK_CUSTOMERS = 250_000
+
+
+@dataclass
+class SpooledAssignments:
+    """Tag assignments written chunk by chunk to a Parquet file in a temporary folder.
+
+    ``rows`` and ``tag_ids`` (sorted, distinct) are known without reading the file back;
+    :meth:`close` removes the folder (as does collecting the object).
+    """
+
+    path: Path
+    rows: int
+    tag_ids: list[str]
+    _folder: tempfile.TemporaryDirectory
+
+    @classmethod
+    def write(cls, chunks: Iterator[pa.Table]) -> SpooledAssignments:
+        """Write every chunk; on any error the folder is removed and the error raised."""
+        folder = tempfile.TemporaryDirectory(prefix="guanxi-tags-")
+        path = Path(folder.name) / "tag_assignments.parquet"
+        rows, seen = 0, set()
+        writer = None
+        try:
+            for chunk in chunks:
+                if writer is None:
+                    writer = pq.ParquetWriter(path, chunk.schema, compression="lz4")
+                writer.write_table(chunk)
+                rows += chunk.num_rows
+                seen.update(pc.unique(chunk.column("tag_id")).to_pylist())
+            if writer is not None:
+                writer.close()
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            folder.cleanup()
+            raise
+        return cls(path=path, rows=rows, tag_ids=sorted(seen), _folder=folder)
+
+    def writer(
+        self, store: GraphStore, run_id: str, definitions: pd.DataFrame
+    ) -> Callable[[], None]:
+        """The store's write of these assignments for :func:`persist_run`: from the file
+        where the store reads Parquet itself (DuckDB), else as a frame."""
+
+        def write() -> None:
+            from_parquet = getattr(store, "write_tags_parquet", None)
+            if from_parquet is not None:
+                from_parquet(run_id, str(self.path), definitions)
+            else:
+                store.write_tags(run_id, pq.read_table(self.path).to_pandas(), definitions)
+
+        return write
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def close(self) -> None:
+        self._folder.cleanup()

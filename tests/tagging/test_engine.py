@@ -1,9 +1,10 @@
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from graph.errors import RuleError
-from tagging.engine import ASSIGNMENT_COLUMNS, evaluate, tag_definitions
+from tagging.engine import ASSIGNMENT_COLUMNS, evaluate, evaluate_chunks, tag_definitions
 from tagging.rules import default_catalog, parse_rules
 
 TAG = '[[tag]]\nid = "{id}"\nname_zh = "z"\nname_en = "e"\ncategory = "basic"\nwhen = "{when}"\n'
@@ -115,3 +116,22 @@ def test_customer_id_as_index():
     cat = _catalog(TAG.format(id="young", when="age <= 30"))
     out = evaluate(cat, _features().set_index("customer_id"), run_id="r")
     assert out.customer_id.tolist() == ["c1"]
+
+
+def test_chunks_are_the_assignments_of_one_piece():
+    """Ranges of 3 customers give evaluate's rows, with the decimals all holders share
+    (the first range alone would show 0.4286 where all holders show 0.4)."""
+    x = [0.4286, 0.5, 0.61, 12.25, 13.5, 0.0, 2.75, 40.125, 0.9, 7.0]
+    f = pd.DataFrame({"customer_id": [f"c{i}" for i in range(10)], "pagerank": x})
+    cat = _catalog(TAG.format(id="t", when="pagerank > 0"))
+    whole = evaluate(cat, f, run_id="r")
+    chunks = list(evaluate_chunks(cat, f, run_id="r", customers_per_chunk=3))
+    assert len(chunks) == 4
+    joined = pa.concat_tables(chunks).to_pandas()
+    key = ["customer_id", "tag_id"]
+    pd.testing.assert_frame_equal(
+        joined.sort_values(key).reset_index(drop=True),
+        whole.sort_values(key).reset_index(drop=True),
+    )
+    lone = evaluate(cat, f.iloc[:3], run_id="r")
+    assert lone["reason"].tolist() != whole["reason"].iloc[:3].tolist()

@@ -16,7 +16,7 @@ import pytest
 
 from api import usecases
 from api.engines.local import LocalEngine, project_graph
-from graph.build import edge_arrays
+from graph.build import edge_arrays, edge_interactions
 from graph.params import AnalysisParams
 from graph.store import open_store
 from tagging.feature_compute import FEATURE_INPUTS, compute_features, features_from_sql
@@ -102,7 +102,37 @@ def test_the_store_numbered_projection_is_the_same_graph(store_run):
     for a, b in ((g.graph, r.graph), (g.referral, r.referral), (g.undirected(), r.undirected())):
         for x, y in zip(edge_arrays(a), edge_arrays(b), strict=True):
             np.testing.assert_array_equal(x, y)  # bit for bit: the same sums in the same order
-        assert (
-            a.es["interactions" if "interactions" in a.es.attributes() else "weight"]
-            == (b.es["interactions" if "interactions" in b.es.attributes() else "weight"])
+        np.testing.assert_array_equal(edge_interactions(a), edge_interactions(b))
+
+
+def test_tags_rendered_in_chunks_are_stored_as_in_one_piece(
+    analysed_store_uri, tmp_path, monkeypatch
+):
+    """Re-tagging the run 300 customers at a time (assignments spooled to Parquet, which
+    DuckDB reads) stores the very rows and catalog of analyze's one-piece tagging."""
+    import shutil
+    from pathlib import Path
+
+    from api.engines import local
+
+    copy = tmp_path / "store.duckdb"
+    shutil.copy(Path(analysed_store_uri.removeprefix("duckdb:///")), copy)
+    rows = "SELECT customer_id, tag_id, score, reason FROM tag_assignments ORDER BY ALL"
+    catalog = "SELECT * EXCLUDE (run_id) FROM tag_catalog ORDER BY tag_id"
+    spooled = []
+    write = local.SpooledAssignments.write
+    with open_store(f"duckdb:///{copy}") as st:
+        before = st.select_arrow(rows), st.select_arrow(catalog)
+        run = usecases.latest_run(st)
+        monkeypatch.setattr(local, "TAG_CHUNK_CUSTOMERS", 300)
+        monkeypatch.setattr(
+            local.SpooledAssignments,
+            "write",
+            classmethod(lambda cls, chunks: spooled.append(write(chunks)) or spooled[-1]),
         )
+        usecases.tag_run(st, run, st.read_metrics(run.run_id))
+        after = st.select_arrow(rows), st.select_arrow(catalog)
+    assert len(spooled) == 1 and spooled[0].rows == before[0].num_rows > 2000
+    assert not spooled[0].path.exists()  # the spool is removed once the store has read it
+    assert after[0].equals(before[0])
+    assert after[1].equals(before[1])
