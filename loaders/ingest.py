@@ -12,7 +12,9 @@ data owner asks for them raw.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,15 +234,19 @@ def load_tables(
     ConfigError
         A blank PII column name.
     """
-    with tempfile.TemporaryDirectory(prefix="guanxi-load-") as spool:
+    # made only when a table comes in several batches (so a killed small load leaves nothing)
+    spool = Path(tempfile.gettempdir()) / f"guanxi-load-{uuid.uuid4().hex[:12]}"
+    try:
         return _load_tables(
             store,
-            validate_all(read, store.customer_ids(), progress, spool=Path(spool)),
+            validate_all(read, store.customer_ids(), progress, spool=spool),
             quarantine_dir=quarantine_dir,
             progress=progress,
             pii_columns=pii_columns,
             quarantine_raw=quarantine_raw,
         )
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
 
 
 def _load_tables(
