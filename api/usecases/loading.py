@@ -9,7 +9,12 @@ from graph.store import GraphStore
 from loaders.dialect import DELIMITERS, ENCODINGS
 from loaders.ingest import LoadReport, load_folder
 
-__all__ = ["DELIMITERS", "ENCODINGS", "load"]
+__all__ = ["DELIMITERS", "ENCODINGS", "LOAD_MEMORY_BUDGET", "load"]
+
+#: DuckDB's own memory budget while a DuckDB store is loaded: beyond it the insert's
+#: anti-join and sorts spill to disk. Without one DuckDB may grow to 80% of the machine's
+#: memory while a large table is inserted, beside the batches the loader itself holds.
+LOAD_MEMORY_BUDGET = "4GB"
 
 
 def load(
@@ -29,13 +34,19 @@ def load(
     ------
     MissingFile, MissingColumns, UnreadableFile, ConfigError, StoreError
     """
-    return load_folder(
-        store,
-        folder,
-        quarantine_dir=quarantine_dir,
-        progress=progress,
-        encoding=encoding,
-        delimiter=delimiter,
-        pii_columns=pii_columns,
-        quarantine_raw=quarantine_raw,
-    )
+    limit = getattr(store, "limit_memory", None)
+    before = limit(LOAD_MEMORY_BUDGET) if limit else None
+    try:
+        return load_folder(
+            store,
+            folder,
+            quarantine_dir=quarantine_dir,
+            progress=progress,
+            encoding=encoding,
+            delimiter=delimiter,
+            pii_columns=pii_columns,
+            quarantine_raw=quarantine_raw,
+        )
+    finally:
+        if limit and before:
+            limit(before)
