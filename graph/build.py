@@ -252,36 +252,16 @@ def build_interaction_graph(
     else:
         src = _indices(relations.column("src_id"), ids_arr)
         dst = _indices(relations.column("dst_id"), ids_arr)
+    type_names = list(weights)
+    code = pc.index_in(relations.column("type"), value_set=pa.array(type_names, pa.string()))
+    code = code.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int8)
+    counts = _counts(relations)
+    ts, undated, as_of_us = _timestamps_us(relations.column("occurred_at"), as_of)
+    # every column is numpy now: a caller that handed the table over lets it go here
+    del relations
     known = (src >= 0) & (dst >= 0)
     loop = known & (src == dst)
     keep = known & ~loop
-
-    types = relations.column("type")
-    type_names = list(weights)
-    code = pc.index_in(types, value_set=pa.array(type_names, pa.string()))
-    code = code.fill_null(-1).to_numpy(zero_copy_only=False)
-    type_w = np.append(
-        np.asarray([weights[t] for t in type_names], np.float64), UNLISTED_TYPE_WEIGHT
-    )
-    row_w = type_w[code]  # code -1 picks the trailing fallback weight
-
-    counts = _counts(relations)
-    ts, undated, as_of_us = _timestamps_us(relations.column("occurred_at"), as_of)
-    age_days = np.clip((as_of_us - ts) / _US_PER_DAY, 0.0, None)
-    age_days[undated] = 0.0
-    row_w = row_w * counts * decay(-age_days / half_life_days)
-
-    src, dst, row_w, counts, code = src[keep], dst[keep], row_w[keep], counts[keep], code[keep]
-    e_src, e_dst, w, inter = _collapse(src, dst, n, row_w, counts)
-    g = _graph(n, e_src, e_dst, directed=True, weight=w, interactions=inter)
-
-    ref_code = type_names.index("referral") if "referral" in type_names else -2
-    is_ref = code == ref_code
-    r_src, r_dst, _, r_count = _collapse(
-        src[is_ref], dst[is_ref], n, counts[is_ref], counts[is_ref]
-    )
-    referral = _graph(n, r_src, r_dst, directed=True, weight=r_count.astype(np.float64))
-
     stats = {
         "relations_total": int(total),
         "relations_used": int(keep.sum()),
@@ -292,6 +272,29 @@ def build_interaction_graph(
         "as_of": _iso(as_of_us),
         "half_life_days": float(half_life_days),
     }
+    del known, loop
+    type_w = np.append(
+        np.asarray([weights[t] for t in type_names], np.float64), UNLISTED_TYPE_WEIGHT
+    )
+    age_days = np.clip((as_of_us - ts) / _US_PER_DAY, 0.0, None)
+    del ts
+    age_days[undated] = 0.0
+    row_w = type_w[code] * counts * decay(-age_days / half_life_days)  # code -1: the fallback
+    del age_days, undated
+
+    src, dst, row_w, counts, code = src[keep], dst[keep], row_w[keep], counts[keep], code[keep]
+    del keep
+    ref_code = type_names.index("referral") if "referral" in type_names else -2
+    is_ref = code == ref_code
+    del code
+    r_src, r_dst, _, r_count = _collapse(
+        src[is_ref], dst[is_ref], n, counts[is_ref], counts[is_ref]
+    )
+    del is_ref
+    e_src, e_dst, w, inter = _collapse(src, dst, n, row_w, counts)
+    del src, dst, row_w, counts  # per relation row: only the per-pair arrays go on
+    g = _graph(n, e_src, e_dst, directed=True, weight=w, interactions=inter)
+    referral = _graph(n, r_src, r_dst, directed=True, weight=r_count.astype(np.float64))
     return InteractionGraph(graph=g, ids=ids, referral=referral, stats=stats)
 
 
@@ -517,20 +520,23 @@ def _graph(
 ) -> ig.Graph:
     # A zip of two int lists is the fastest edge input python-igraph accepts (about
     # twice as fast as a list of pairs, and faster than its buffer path) at 10M edges.
-    # Edges go in by slices, so the Python ints of the edge list (~72 bytes an edge) are
-    # never all alive at once; weights and interactions stay numpy (see `igraph_weights`).
+    # A zip of two int lists is the fastest edge input python-igraph accepts (its buffer
+    # path copies into a list too); above _EDGE_SLICE edges they go in by quarters, so the
+    # Python ints (~72 bytes an edge) are never all alive at once. igraph re-indexes all
+    # edges on every add, so slices cost time: few and large. Weights and interactions stay
+    # numpy (see `igraph_weights`).
     g = ig.Graph(n=n, directed=directed)
-    for lo in range(0, src.size, _EDGE_SLICE):
-        hi = lo + _EDGE_SLICE
-        g.add_edges(zip(src[lo:hi].tolist(), dst[lo:hi].tolist(), strict=True))
+    step = max(_EDGE_SLICE, -(-src.size // 4))
+    for lo in range(0, src.size, step):
+        g.add_edges(zip(src[lo : lo + step].tolist(), dst[lo : lo + step].tolist(), strict=True))
     if interactions is not None:
         g["_interactions"] = interactions
     g[_EDGES_ATTR] = (src, dst, weight.astype(np.float64))
     return g
 
 
-#: Edges added to an igraph graph at a time while it is built.
-_EDGE_SLICE = 4_000_000
+#: Edges an igraph graph is built from in one piece (more go in by quarters).
+_EDGE_SLICE = 16_000_000
 
 
 def _undirected_view(g: ig.Graph, n: int) -> ig.Graph:

@@ -129,9 +129,11 @@ def project_graph(store: GraphStore, params: AnalysisParams) -> Projection:
                 store.read_table("events", ["occurred_at"]),
             )
         params = replace(params, as_of=newest)
+    held = [relations]
+    del relations
     g = build_interaction_graph(
         ids,
-        relations,
+        held.pop(),  # handed over: the build frees the table once it has read its columns
         type_weights=params.type_weights,
         half_life_days=params.half_life_days,
         as_of=params.as_of,
