@@ -364,8 +364,15 @@ def constraint_scores(g: ig.Graph) -> np.ndarray:
     """
     n = g.vcount()
     lo, hi, w = edge_arrays(g)
-    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
     m = lo.size
+    keys = lo * np.int64(n) + hi
+    if not (np.all(lo < hi) and np.all(keys[1:] > keys[:-1])):
+        # not this module's undirected view (sorted pairs, lo < hi): sort a copy
+        lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+        order = np.lexsort((hi, lo))
+        keys = lo[order] * np.int64(n) + hi[order]
+    else:
+        order = None  # keys[e] is edge e's
     strength = np.bincount(lo, weights=w, minlength=n) + np.bincount(hi, weights=w, minlength=n)
     with np.errstate(divide="ignore", invalid="ignore"):
         p_fwd = w / strength[lo]  # share of lo's strength spent on hi
@@ -373,18 +380,20 @@ def constraint_scores(g: ig.Graph) -> np.ndarray:
     t = np.zeros(2 * m)  # indirect term per directed tie: [2e] = lo->hi, [2e+1] = hi->lo
 
     if m:
-        order = np.lexsort((hi, lo))
-        keys = lo[order] * np.int64(n) + hi[order]  # sorted, for edge lookup
-        eid_of_key = order
+        # vertex and edge numbers fit 32 bits: the per-edge index arrays take half the room
+        index = np.int32 if max(n, 2 * m) < 2**31 else np.int64
+        eid_of_key = np.arange(m, dtype=index) if order is None else order.astype(index)
+        del order
         deg = np.bincount(lo, minlength=n) + np.bincount(hi, minlength=n)
         rank = np.empty(n, np.int64)
         rank[np.lexsort((np.arange(n), deg))] = np.arange(n)
         low_first = rank[lo] < rank[hi]
-        a = np.where(low_first, lo, hi)  # lower-ranked end
-        b = np.where(low_first, hi, lo)
-        by_a = np.argsort(a, kind="stable")
+        a = np.where(low_first, lo, hi).astype(index)  # lower-ranked end
+        b = np.where(low_first, hi, lo).astype(index)
+        del low_first, rank, deg
+        by_a = np.argsort(a, kind="stable").astype(index)
         a_s, b_s, e_s = a[by_a], b[by_a], by_a
-        del a, b, low_first, rank, deg  # what the wedge batches need is sorted by a
+        del a, b  # what the wedge batches need is sorted by a
         outdeg = np.bincount(a_s, minlength=n)
         end = np.cumsum(outdeg)
         partners = end[a_s] - np.arange(m) - 1  # later entries in the same out-list
@@ -412,7 +421,7 @@ def constraint_scores(g: ig.Graph) -> np.ndarray:
                 n,
             )
             start = stop
-        del keys, eid_of_key, order, a_s, b_s, e_s, by_a, partners, cum
+        del keys, eid_of_key, a_s, b_s, e_s, by_a, partners, cum
 
     direct_and_indirect = np.concatenate([(p_fwd + t[0::2]) ** 2, (p_bwd + t[1::2]) ** 2])
     owner = np.concatenate([lo, hi])
