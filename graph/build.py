@@ -525,9 +525,11 @@ def _graph(
     # Python ints (~72 bytes an edge) are never all alive at once. igraph re-indexes all
     # edges on every add, so slices cost time: few and large. Weights and interactions stay
     # numpy (see `igraph_weights`).
-    g = ig.Graph(n=n, directed=directed)
     step = max(_EDGE_SLICE, -(-src.size // 4))
-    for lo in range(0, src.size, step):
+    first = zip(src[:step].tolist(), dst[:step].tolist(), strict=True)
+    g = ig.Graph(n=n, edges=first, directed=directed)
+    del first
+    for lo in range(step, src.size, step):
         g.add_edges(zip(src[lo : lo + step].tolist(), dst[lo : lo + step].tolist(), strict=True))
     if interactions is not None:
         g["_interactions"] = interactions

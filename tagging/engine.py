@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from graph.errors import RuleError
 from tagging.evaluator import Binding, Evaluator, Fact
 from tagging.feature_catalog import FAMILY_SOURCES, FEATURES
-from tagging.reasons import render_facts, render_template
+from tagging.reasons import Scope, render_facts, render_template
 from tagging.rules import Catalog, TagFamily, TagRule
 
 ASSIGNMENT_COLUMNS: tuple[str, ...] = ("customer_id", "tag_id", "score", "reason", "run_id")
@@ -142,23 +142,24 @@ def evaluate_chunks(
         h.mask = None  # the holders say it now
     customer_ids = pa.array(ev.df["customer_id"].astype("str"), type=pa.string()).cast(_BIG)
     step = max(1, n if customers_per_chunk is None else int(customers_per_chunk))
+    scopes = [Scope(holders) for holders, _ in emits]
     for lo in range(0, max(n, 1), step):
         parts = []
-        for holders, render in emits:
+        for (holders, render), scope in zip(emits, scopes, strict=True):
             idx = holders[np.searchsorted(holders, lo) : np.searchsorted(holders, lo + step)]
             if idx.size:
                 # decimals are chosen over all holders: a chunk reads as the whole would
-                parts.append((idx, render(idx, None if idx.size == holders.size else holders)))
+                parts.append((idx, render(idx, None if idx.size == holders.size else scope)))
         yield _assignment_table(customer_ids, parts, run_id)
 
 
 #: What rendering a tag for its holders gives: tag ids, scores and reasons, one per holder.
 _Rendered = tuple[pa.Array, np.ndarray, pa.Array]
 #: Renders holders ``idx``, with the decimals of the holders ``scope`` (``idx`` when None).
-_Render = Callable[[np.ndarray, np.ndarray | None], _Rendered]
+_Render = Callable[[np.ndarray, Scope | None], _Rendered]
 
 
-def _render_tag(ev: Evaluator, h: _Hit, idx: np.ndarray, scope: np.ndarray | None) -> _Rendered:
+def _render_tag(ev: Evaluator, h: _Hit, idx: np.ndarray, scope: Scope | None) -> _Rendered:
     tag = h.tag
     if tag.reason is not None:
         reasons = render_template(tag.reason, ev, idx, scope=scope)
@@ -256,7 +257,7 @@ def _render_share(
     bindings: dict[str, Binding],
     facts: list[Fact],
     idx: np.ndarray,
-    scope: np.ndarray | None,
+    scope: Scope | None,
 ) -> _Rendered:
     if fam.reason is not None:
         reasons = render_template(fam.reason, ev, idx, bindings=bindings, scope=scope)
@@ -267,7 +268,7 @@ def _render_share(
 
 
 def _render_value(
-    ev: Evaluator, fam: TagFamily, facts: list[Fact], idx: np.ndarray, scope: np.ndarray | None
+    ev: Evaluator, fam: TagFamily, facts: list[Fact], idx: np.ndarray, scope: Scope | None
 ) -> _Rendered:
     values = pa.array(ev.df[fam.source].iloc[idx].astype("str"), type=pa.string())
     tag_ids = pc.binary_join_element_wise(pa.scalar(fam.id + ":"), values, "")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -67,6 +67,24 @@ def format_values(values: np.ndarray, *, decimals: int | None = None) -> pa.Arra
     return pc.fill_null(out, MISSING)
 
 
+@dataclass(eq=False)
+class Scope:
+    """All holders of a tag: their values decide each column's decimals, so a tag rendered
+    range by range reads as it would rendered at once. Each column's decimals are worked
+    out once (remembered with the array they were worked out on)."""
+
+    holders: np.ndarray
+    _known: list[tuple[np.ndarray, int]] = field(default_factory=list)
+
+    def decimals(self, values: np.ndarray) -> int:
+        for seen, dec in self._known:
+            if seen is values:
+                return dec
+        dec = _decimals(values[self.holders].astype("float64", copy=False))
+        self._known.append((values, dec))
+        return dec
+
+
 def _decimals(v: np.ndarray) -> int:
     """Decimals that show the values of one column legibly (integers plainly)."""
     finite = v[np.isfinite(v)]
@@ -82,15 +100,13 @@ def _decimals(v: np.ndarray) -> int:
     return int(min(10, max(2, 2 - math.floor(math.log10(smallest)))))
 
 
-def _side_strings(
-    side: Side, idx: np.ndarray, scope: np.ndarray | None = None
-) -> pa.Array | pa.Scalar:
+def _side_strings(side: Side, idx: np.ndarray, scope: Scope | None = None) -> pa.Array | pa.Scalar:
     v = side.values
     if isinstance(v, np.ndarray):
         if v.dtype == bool:
             text: pa.Array | pa.Scalar = pa.array(np.where(v[idx], "yes", "no"))
         else:
-            dec = None if scope is None else _decimals(v[scope].astype("float64", copy=False))
+            dec = None if scope is None else scope.decimals(v)
             text = format_values(v[idx], decimals=dec)
     elif isinstance(v, pd.Series):
         text = pc.fill_null(pa.array(v.iloc[idx], type=pa.string(), from_pandas=True), MISSING)
@@ -102,7 +118,7 @@ def _side_strings(
 
 
 def render_facts(
-    facts: list[Fact], idx: np.ndarray, *, fallback: str, scope: np.ndarray | None = None
+    facts: list[Fact], idx: np.ndarray, *, fallback: str, scope: Scope | None = None
 ) -> pa.Array:
     """One reason per holder (rows ``idx``): the facts that hold for it, joined by ``'; '``.
 
@@ -167,7 +183,7 @@ def _compact(x: np.ndarray) -> np.ndarray:
 
 
 def _codes(
-    values: object, idx: np.ndarray, scope: np.ndarray | None = None
+    values: object, idx: np.ndarray, scope: Scope | None = None
 ) -> tuple[np.ndarray, list[str]]:
     """Per-holder codes into a list of display strings for one side of a fact (decimals
     chosen over the holders ``scope``, ``idx`` when None)."""
@@ -177,7 +193,7 @@ def _codes(
         if x.dtype == bool:
             return x.astype(np.int64), ["no", "yes"]
         x = x.astype("float64", copy=False)
-        dec = _decimals(x if scope is None else values[scope].astype("float64", copy=False))
+        dec = _decimals(x) if scope is None else scope.decimals(values)
         r = np.round(x, dec)
         if dec == 0 and np.isfinite(r).all() and r.size:
             lo = int(r.min())
@@ -199,7 +215,7 @@ def _codes(
 
 
 def _render_facts_arrow(
-    facts: list[Fact], idx: np.ndarray, *, fallback: str, scope: np.ndarray | None = None
+    facts: list[Fact], idx: np.ndarray, *, fallback: str, scope: Scope | None = None
 ) -> pa.Array:
     """`render_facts` with Arrow string kernels, for tags with very many distinct reasons."""
     n = len(idx)
@@ -289,7 +305,7 @@ def render_template(
     idx: np.ndarray,
     *,
     bindings: Mapping[str, Binding] | None = None,
-    scope: np.ndarray | None = None,
+    scope: Scope | None = None,
 ) -> pa.Array:
     """Fill a template for the holders ``idx`` (a placeholder without its own decimals
     gets those that suit all holders, ``scope``; ``idx`` when None)."""
@@ -304,7 +320,7 @@ def render_template(
         v = side.values
         if isinstance(v, np.ndarray) and v.dtype != bool:
             if dec is None and scope is not None:
-                dec = _decimals(v[scope].astype("float64", copy=False))
+                dec = scope.decimals(v)
             cols.append(format_values(v[idx], decimals=dec))
         else:
             cols.append(_side_strings(Side(None, v), idx, scope))
