@@ -18,6 +18,7 @@ import pandas as pd
 
 from api.engines import get_engine
 from api.usecases.runs import new_run_id
+from api.usecases.stores import memory_budget
 from graph.model import RunInfo
 from graph.parallel import StagePeaks, release_memory
 from graph.store import GraphStore
@@ -100,13 +101,8 @@ def analyze(
     if rules_path:
         catalog = merge_catalogs(catalog, load_rules(rules_path))  # fails before any write
 
-    limit = getattr(store, "limit_memory", None)
-    before = limit(DUCKDB_MEMORY_BUDGET) if limit else None
-    try:
+    with memory_budget(store, DUCKDB_MEMORY_BUDGET):
         return _stages(eng, store, params, catalog, say, timings, peaks)
-    finally:
-        if limit and before:
-            limit(before)
 
 
 def _stages(

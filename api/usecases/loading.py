@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from api.usecases.stores import memory_budget
 from graph.store import GraphStore
 from loaders.dialect import DELIMITERS, ENCODINGS
 from loaders.ingest import LoadReport, load_folder
@@ -34,9 +35,7 @@ def load(
     ------
     MissingFile, MissingColumns, UnreadableFile, ConfigError, StoreError
     """
-    limit = getattr(store, "limit_memory", None)
-    before = limit(LOAD_MEMORY_BUDGET) if limit else None
-    try:
+    with memory_budget(store, LOAD_MEMORY_BUDGET):
         return load_folder(
             store,
             folder,
@@ -47,6 +46,3 @@ def load(
             pii_columns=pii_columns,
             quarantine_raw=quarantine_raw,
         )
-    finally:
-        if limit and before:
-            limit(before)

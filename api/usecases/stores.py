@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from graph.store import GraphStore, open_store
@@ -45,3 +47,16 @@ def _process_settings() -> Settings:
     from api.settings import get_settings
 
     return get_settings()
+
+
+@contextmanager
+def memory_budget(store: GraphStore, limit: str) -> Iterator[None]:
+    """DuckDB's own memory budget (e.g. ``"4GB"``) for the block, where the store has one
+    (``limit_memory``); the previous budget is put back afterwards."""
+    set_limit = getattr(store, "limit_memory", None)
+    before = set_limit(limit) if set_limit else None
+    try:
+        yield
+    finally:
+        if set_limit and before:
+            set_limit(before)
