@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from graph.build import build_interaction_graph
+from graph.build import build_interaction_graph, edge_arrays
 from graph.centrality import (
     betweenness_scores,
     clustering_coefficients,
@@ -56,12 +56,12 @@ def side_by_side(store: GraphStore, *, seed: int = 42) -> dict:
     t = time.perf_counter()
     dg = nx.DiGraph()
     dg.add_nodes_from(range(n))
-    src, dst = np.array(g.graph.get_edgelist()).T if g.graph.ecount() else ([], [])
-    dg.add_weighted_edges_from(zip(src.tolist(), dst.tolist(), g.graph.es["weight"], strict=True))
+    src, dst, w = edge_arrays(g.graph)
+    dg.add_weighted_edges_from(zip(src.tolist(), dst.tolist(), w.tolist(), strict=True))
     ug = nx.Graph()
     ug.add_nodes_from(range(n))
-    usrc, udst = np.array(und.get_edgelist()).T
-    ug.add_weighted_edges_from(zip(usrc.tolist(), udst.tolist(), und.es["weight"], strict=True))
+    usrc, udst, uw = edge_arrays(und)
+    ug.add_weighted_edges_from(zip(usrc.tolist(), udst.tolist(), uw.tolist(), strict=True))
     nx_build = time.perf_counter() - t
 
     nx_times: dict[str, float] = {}

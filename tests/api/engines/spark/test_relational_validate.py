@@ -104,7 +104,7 @@ def _dataset(tmp_path: Path) -> Path:
 
 def _local(folder: Path):
     results = validate_all(
-        lambda name: read_raw(name, folder / f"{name}.csv"), pa.array([], pa.string())
+        lambda name: [read_raw(name, folder / f"{name}.csv")], pa.array([], pa.string())
     )
     good = {name: res.valid.to_pandas() for name, (res, _, _) in results.items()}
     bad = pa.concat_tables([res.quarantined for res, _, _ in results.values()]).to_pandas()
