@@ -50,7 +50,14 @@ from graph.lineage import (
     previous_labels,
 )
 from graph.model import METRIC_COLUMNS as METRIC_NAMES
-from graph.parallel import StagePeaks, peak_rss_mb, release_memory, reset_peak_rss, run_tasks
+from graph.parallel import (
+    StagePeaks,
+    available_memory_mb,
+    peak_rss_mb,
+    release_memory,
+    reset_peak_rss,
+    run_tasks,
+)
 from graph.params import AnalysisParams
 from graph.referral import referral_columns
 
@@ -69,6 +76,14 @@ COMMUNITY_COLUMNS: tuple[str, ...] = (
     "leader_id",
     "leader_pagerank",
 )
+
+#: The metric families whose own arrays grow with the ties and are large beside the shared
+#: graph; when two of them would not fit the memory available, they run one at a time.
+HEAVY_FAMILIES: tuple[str, ...] = ("communities", "constraint", "reach_2hop")
+
+#: Bytes per undirected tie a heavy family may allocate beyond the shared graph (Burt's
+#: constraint, the largest: its per-tie shares, triangle terms and sorted index arrays).
+HEAVY_BYTES_PER_TIE = 160
 
 _STAGES: tuple[str, ...] = (
     "undirected",
@@ -183,6 +198,7 @@ def analyze_graph(
     finished("degree")
     # here, not in a worker: igraph's PageRank uses OpenMP, which a forked child must not
     pagerank = pagerank_scores(g.graph, damping=params.damping)
+    g.release_graph()  # the families read the undirected view only
     finished("pagerank")
     neighbour_csr(und)  # built once here, shared by betweenness and reach in the workers
     chunks = betweenness_chunks(
@@ -245,7 +261,13 @@ def analyze_graph(
     task_peaks: dict[str, float | None] = {}
     release_memory()  # before the fork: the workers start from what this process holds
     with peaks.stage("families"):
-        got = run_tasks(tasks, workers=max(1, workers), done=task_done, peaks=task_peaks)
+        got = run_tasks(
+            tasks,
+            workers=max(1, workers),
+            done=task_done,
+            peaks=task_peaks,
+            exclusive=_exclusive_families(und.ecount(), workers),
+        )
     timings["families_wall"] = round(time.perf_counter() - wall, 3)
     for name, mb in task_peaks.items():
         peaks.add(name.split(":")[0], mb)
@@ -291,7 +313,7 @@ def analyze_graph(
     bmode = betweenness_mode(und, exact_max_vertices=params.exact_betweenness_max_vertices)
     stats: dict[str, Any] = {
         "n_vertices": g.n,
-        "n_edges": int(g.graph.ecount()),
+        "n_edges": g.edge_count,
         "n_edges_undirected": int(und.ecount()),
         "n_referral_edges": int(g.referral.ecount()),
         "n_communities": comms.count,
@@ -328,6 +350,15 @@ def analyze_graph(
         lineage=lineage,
         peak_rss_mb=peaks.mb,
     )
+
+
+def _exclusive_families(ties: int, workers: int) -> tuple[str, ...]:
+    """:data:`HEAVY_FAMILIES` when two of them would not fit what memory is available."""
+    available = available_memory_mb()
+    need = 2 * HEAVY_BYTES_PER_TIE * ties / 2**20
+    if workers > 1 and available is not None and need > available:
+        return HEAVY_FAMILIES
+    return ()
 
 
 def _stable_names(

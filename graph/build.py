@@ -103,11 +103,13 @@ class InteractionGraph:
 
     Attributes
     ----------
-    graph
-        Directed graph; vertex ``i`` is customer ``ids[i]``. One edge per ordered pair
-        (src, dst) with a weight (summed decayed type weights) and an interaction count
-        (summed counts), carried as numpy arrays rather than igraph attributes:
-        `edge_arrays` reads them, `igraph_weights` hands them to igraph.
+    edges
+        The directed graph's edges as numpy arrays ``(src, dst, weight)``: one edge per
+        ordered pair of customers (vertex ``i`` is ``ids[i]``), sorted by (src, dst), whose
+        weight sums the pair's decayed type weights. :attr:`graph` is the igraph graph of
+        these edges.
+    interactions
+        Each edge's summed interaction count (int64, aligned with ``edges``).
     ids
         Customer ids as a numpy object array of ``str``, sorted ascending and unique.
     referral
@@ -122,7 +124,8 @@ class InteractionGraph:
         (ISO string) and ``half_life_days``.
     """
 
-    graph: ig.Graph
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray]
+    interactions: np.ndarray
     ids: np.ndarray
     referral: ig.Graph
     stats: dict[str, Any] = field(default_factory=dict)
@@ -133,6 +136,34 @@ class InteractionGraph:
         """Number of customers (vertices)."""
         return int(self.ids.shape[0])
 
+    @property
+    def edge_count(self) -> int:
+        """Number of directed edges (ordered pairs with at least one interaction)."""
+        return int(self.edges[0].size)
+
+    @property
+    def graph(self) -> ig.Graph:
+        """The directed igraph graph of :attr:`edges`, built on first use and kept.
+
+        Weights and interaction counts go with it as numpy arrays, not igraph attributes
+        (`edge_arrays`, `edge_interactions`, `igraph_weights`). Built only when asked for,
+        because an analysis needs it for PageRank alone and then lets it go
+        (:meth:`release_graph`): at ten million customers it is ~2 GB the metric families
+        need not share.
+        """
+        cached = self._cache.get("graph")
+        if cached is None:
+            src, dst, w = self.edges
+            cached = _graph(
+                self.n, src, dst, directed=True, weight=w, interactions=self.interactions
+            )
+            self._cache["graph"] = cached
+        return cached
+
+    def release_graph(self) -> None:
+        """Let the directed igraph graph go; :attr:`graph` builds it again if asked."""
+        self._cache.pop("graph", None)
+
     def undirected(self) -> ig.Graph:
         """Undirected simple view: both directions of a pair merged, weights summed.
 
@@ -142,7 +173,11 @@ class InteractionGraph:
         """
         cached = self._cache.get("undirected")
         if cached is None:
-            cached = _undirected_view(self.graph, self.n)
+            src, dst, w = self.edges
+            lo, hi, uw, uc = _collapse(
+                np.minimum(src, dst), np.maximum(src, dst), self.n, w, self.interactions
+            )
+            cached = _graph(self.n, lo, hi, directed=False, weight=uw, interactions=uc)
             self._cache["undirected"] = cached
         return cached
 
@@ -293,9 +328,10 @@ def build_interaction_graph(
     del is_ref
     e_src, e_dst, w, inter = _collapse(src, dst, n, row_w, counts)
     del src, dst, row_w, counts  # per relation row: only the per-pair arrays go on
-    g = _graph(n, e_src, e_dst, directed=True, weight=w, interactions=inter)
     referral = _graph(n, r_src, r_dst, directed=True, weight=r_count.astype(np.float64))
-    return InteractionGraph(graph=g, ids=ids, referral=referral, stats=stats)
+    return InteractionGraph(
+        edges=(e_src, e_dst, w), interactions=inter, ids=ids, referral=referral, stats=stats
+    )
 
 
 def newest_timestamp(*tables: pa.Table) -> datetime | None:
@@ -490,19 +526,25 @@ def has_edge_weights(g: ig.Graph) -> bool:
     return _EDGES_ATTR in g.attributes() or "weight" in g.es.attributes()
 
 
-def igraph_weights(g: ig.Graph, name: str | None = "weight") -> list[float] | str | None:
+def igraph_weights(
+    g: ig.Graph, name: str | None = "weight", *, sequence: bool = False
+) -> list[float] | np.ndarray | str | None:
     """What igraph's ``weights=`` argument takes for the edge weights ``name`` of ``g``.
 
     Graphs of this module keep their weights as numpy arrays beside the graph rather than
     as an igraph attribute, which would be a Python float per edge (~40 bytes: 2.7 GB at
     68M edges, and a forked worker reading them copies every page their reference counts
-    touch); for them the weights go to igraph as a list made for the call (igraph takes no
-    numpy array). Any other graph's attribute goes by name; None when there is none.
+    touch). For them the weights go to igraph as a list made for the call, or, with
+    ``sequence=True`` for the calls that read any sequence (``community_leiden``,
+    ``modularity``), as the numpy array itself, so no list of floats is made at all
+    (``pagerank`` takes a list only). Any other graph's attribute goes by name; None when
+    there is none.
     """
     if name is None:
         return None
     if name == "weight" and _EDGES_ATTR in g.attributes():
-        return g[_EDGES_ATTR][2].tolist()
+        weights = g[_EDGES_ATTR][2]
+        return weights if sequence else weights.tolist()
     return name if name in g.es.attributes() else None
 
 
@@ -518,8 +560,6 @@ def _graph(
     weight: np.ndarray,
     interactions: np.ndarray | None = None,
 ) -> ig.Graph:
-    # A zip of two int lists is the fastest edge input python-igraph accepts (about
-    # twice as fast as a list of pairs, and faster than its buffer path) at 10M edges.
     # A zip of two int lists is the fastest edge input python-igraph accepts (its buffer
     # path copies into a list too); above _EDGE_SLICE edges they go in by quarters, so the
     # Python ints (~72 bytes an edge) are never all alive at once. igraph re-indexes all
@@ -533,16 +573,9 @@ def _graph(
         g.add_edges(zip(src[lo : lo + step].tolist(), dst[lo : lo + step].tolist(), strict=True))
     if interactions is not None:
         g["_interactions"] = interactions
-    g[_EDGES_ATTR] = (src, dst, weight.astype(np.float64))
+    g[_EDGES_ATTR] = (src, dst, weight.astype(np.float64, copy=False))
     return g
 
 
 #: Edges an igraph graph is built from in one piece (more go in by quarters).
 _EDGE_SLICE = 16_000_000
-
-
-def _undirected_view(g: ig.Graph, n: int) -> ig.Graph:
-    src, dst, w = edge_arrays(g)
-    c = edge_interactions(g)
-    lo, hi, uw, uc = _collapse(np.minimum(src, dst), np.maximum(src, dst), n, w, c)
-    return _graph(n, lo, hi, directed=False, weight=uw, interactions=uc)

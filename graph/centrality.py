@@ -216,11 +216,16 @@ def neighbour_csr(g: ig.Graph) -> tuple[np.ndarray, np.ndarray]:
     src, dst, _ = edge_arrays(g)
     if not g.is_directed():
         src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
-    base = np.int64(max(n, 1))
-    arcs = np.sort(src * base + dst)  # sorting the keys themselves beats an argsort
     indptr = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
-    g[_CSR_ATTR] = (indptr, arcs % base)
+    base = np.int64(max(n, 1))
+    arcs = src.astype(np.int64) * base + dst  # sorting the keys themselves beats an argsort
+    del src, dst
+    arcs.sort()
+    # kept int64, though 32 bits would hold the vertex numbers: numpy converts any other
+    # index type to intp on every gather, and BFS and sketches gather from it constantly
+    np.remainder(arcs, base, out=arcs)
+    g[_CSR_ATTR] = (indptr, arcs)
     return g[_CSR_ATTR]
 
 

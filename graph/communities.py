@@ -133,7 +133,7 @@ def leiden_communities(
                 "per vertex"
             )
         start = start.tolist()
-    values = igraph_weights(g, weights)
+    values = igraph_weights(g, weights, sequence=True)
     if values is None:
         weights = None
     state = random.getstate()

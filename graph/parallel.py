@@ -32,12 +32,13 @@ import gc
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
 __all__ = [
     "StagePeaks",
+    "available_memory_mb",
     "default_workers",
     "peak_rss_mb",
     "release_memory",
@@ -64,6 +65,7 @@ def run_tasks(
     order: list[str] | None = None,
     done: Callable[[str, float], None] | None = None,
     peaks: dict[str, float | None] | None = None,
+    exclusive: Collection[str] = (),
 ) -> dict[str, Any]:
     """Run every task, on up to ``workers`` processes, and return the results by name.
 
@@ -83,6 +85,11 @@ def run_tasks(
         When given, filled with name -> the task's peak resident memory in MB (the
         high-water mark of the process it ran in, reset when it started; None where the
         mark cannot be read).
+    exclusive
+        Tasks of which at most one runs at a time: those whose own memory would not fit
+        twice beside the shared graph. While none of them runs, a free worker takes the
+        first one waiting (so they follow one another on one worker, beside the others);
+        while one runs, it takes the first other task. The results are the same.
 
     Returns
     -------
@@ -100,14 +107,25 @@ def run_tasks(
             out[name] = result
             report(name, seconds)
         return out
+    heavy = set(exclusive)
+    slots = min(workers, len(names))
+
+    def take(running: Collection[str]) -> str | None:
+        busy = any(name in heavy for name in running)
+        for i, name in enumerate(names):
+            if (name in heavy) != busy or not heavy:
+                return names.pop(i)
+        # only exclusive tasks wait while one runs; other tasks wait for none
+        return None if busy else (names.pop(0) if names else None)
+
     _TASKS = tasks
     try:
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(names)), mp_context=mp.get_context("fork")
-        ) as pool:
-            pending = {pool.submit(_run, name): name for name in names}
+        with ProcessPoolExecutor(max_workers=slots, mp_context=mp.get_context("fork")) as pool:
+            pending: dict[Any, str] = {}
             out = {}
-            while pending:
+            while names or pending:
+                while len(pending) < slots and (name := take(pending.values())) is not None:
+                    pending[pool.submit(_run, name)] = name
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     name = pending.pop(fut)
@@ -149,6 +167,11 @@ def release_memory() -> None:
         pa.default_memory_pool().release_unused()
 
 
+def available_memory_mb() -> float | None:
+    """Memory the kernel could give this process now (``MemAvailable``), None if unknown."""
+    return _proc_mb("/proc/meminfo", "MemAvailable:")
+
+
 def reset_peak_rss() -> bool:
     """Lower this process's resident-memory high-water mark to its current RSS.
 
@@ -167,10 +190,15 @@ def reset_peak_rss() -> bool:
 
 def peak_rss_mb() -> float | None:
     """This process's resident-memory high-water mark (``VmHWM``) in MB, None if unknown."""
+    return _proc_mb("/proc/self/status", "VmHWM:")
+
+
+def _proc_mb(path: str, key: str) -> float | None:
+    """The ``key`` line of a ``/proc`` file (a figure in kB) in MB; None if unreadable."""
     try:
-        with open("/proc/self/status") as fh:
+        with open(path) as fh:
             for line in fh:
-                if line.startswith("VmHWM:"):
+                if line.startswith(key):
                     return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         return None

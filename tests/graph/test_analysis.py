@@ -67,6 +67,7 @@ def test_metric_and_community_columns(result, interaction_graph) -> None:
 def test_stats_are_json_and_complete(result, interaction_graph) -> None:
     s = json.loads(json.dumps(result.stats))
     assert s["n_vertices"] == 1500 and s["n_edges"] == interaction_graph.graph.ecount()
+    assert s["n_edges"] == interaction_graph.edge_count
     assert s["method"] == "leiden" and s["betweenness_mode"] == "exact"
     assert s["relations_dropped"] == interaction_graph.stats["relations_dropped_self_loop"]
     assert set(s["timings"]) >= {"communities", "betweenness", "pagerank"}

@@ -88,6 +88,17 @@ def test_undirected_view_sums_both_directions(tiny) -> None:
     assert edge_interactions(und).tolist() == [4, 4, 3]
 
 
+def test_the_directed_graph_is_built_when_asked_and_again_after_its_release(tiny) -> None:
+    first = tiny.graph
+    assert first is tiny.graph  # kept once built
+    before = (first.get_edgelist(), edge_map(first), edge_interactions(first).tolist())
+    tiny.release_graph()
+    again = tiny.graph
+    assert again is not first and again.is_directed() and again.vcount() == tiny.n
+    assert (again.get_edgelist(), edge_map(again), edge_interactions(again).tolist()) == before
+    assert tiny.edge_count == again.ecount() == 4
+
+
 def test_dropped_rows_are_counted(tiny) -> None:
     assert tiny.stats["relations_total"] == 7
     assert tiny.stats["relations_used"] == 5

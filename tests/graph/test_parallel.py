@@ -6,6 +6,8 @@ known block and check that the stage which did shows it.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -53,6 +55,33 @@ def test_run_tasks_reports_each_task_and_raises_a_workers_error():
     with pytest.raises(ValueError, match="in a worker"):
         run_tasks({"ok": lambda: 1, "bad": boom}, workers=2)
     assert run_tasks({"x": lambda: 7}, workers=1) == {"x": 7}
+
+
+def _span(seconds: float) -> tuple[float, float]:
+    start = time.monotonic()
+    time.sleep(seconds)
+    return start, time.monotonic()
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+@pytest.mark.parametrize("exclusive", [(), ("h1", "h2")])
+def test_exclusive_tasks_never_run_at_the_same_time(exclusive):
+    tasks = {
+        "h1": lambda: _span(0.4),
+        "h2": lambda: _span(0.4),
+        "l1": lambda: _span(0.1),
+        "l2": lambda: _span(0.1),
+    }
+    out = run_tasks(tasks, workers=2, exclusive=exclusive)
+    assert sorted(out) == ["h1", "h2", "l1", "l2"]
+    # without the constraint the two long tasks start together; with it they follow one
+    # another on one worker while the short ones run on the other
+    assert _overlap(out["h1"], out["h2"]) == (not exclusive)
+    if exclusive:
+        assert _overlap(out["h1"], out["l1"])
 
 
 def test_pagerank_is_bit_identical_call_after_call(graph):
