@@ -322,8 +322,5 @@ class SpooledAssignments:
 
         return write
 
-    def __len__(self) -> int:
-        return self.rows
-
     def close(self) -> None:
         self._folder.cleanup()
