@@ -148,8 +148,8 @@ class InteractionGraph:
         Weights and interaction counts go with it as numpy arrays, not igraph attributes
         (`edge_arrays`, `edge_interactions`, `igraph_weights`). Built only when asked for,
         because an analysis needs it for PageRank alone and then lets it go
-        (:meth:`release_graph`): at ten million customers it is ~2 GB the metric families
-        need not share.
+        (:meth:`release_graph`), so the metric families, which read the undirected view,
+        never share it.
         """
         cached = self._cache.get("graph")
         if cached is None:

@@ -219,7 +219,8 @@ def neighbour_csr(g: ig.Graph) -> tuple[np.ndarray, np.ndarray]:
     indptr = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
     base = np.int64(max(n, 1))
-    arcs = src.astype(np.int64) * base + dst  # sorting the keys themselves beats an argsort
+    arcs = src * base  # sorting the keys themselves beats an argsort
+    arcs += dst
     del src, dst
     arcs.sort()
     # kept int64, though 32 bits would hold the vertex numbers: numpy converts any other

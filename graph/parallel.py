@@ -111,12 +111,15 @@ def run_tasks(
     slots = min(workers, len(names))
 
     def take(running: Collection[str]) -> str | None:
+        """The next task to start beside ``running``, None when none may start now."""
+        if not names or not heavy:
+            return names.pop(0) if names else None
         busy = any(name in heavy for name in running)
+        # while no exclusive task runs, start the first one; while one runs, only the others
         for i, name in enumerate(names):
-            if (name in heavy) != busy or not heavy:
+            if (name in heavy) != busy:
                 return names.pop(i)
-        # only exclusive tasks wait while one runs; other tasks wait for none
-        return None if busy else (names.pop(0) if names else None)
+        return None if busy else names.pop(0)
 
     _TASKS = tasks
     try:
