@@ -240,24 +240,24 @@ def _dependencies(indptr: np.ndarray, indices: np.ndarray, s: int, n: int) -> np
     the arcs that discover a vertex (the shortest-path DAG); path counts add up over them
     in arc order, and the dependencies flow back level by level.
     """
-    dist = np.full(n, -1, np.int64)
-    dist[s] = 0
+    # only whether a vertex is reached is ever read, and a byte per vertex keeps the
+    # random reads of the frontier's arcs in cache far more than an int64 distance would
+    seen = np.zeros(n, bool)
+    seen[s] = True
     sigma = np.zeros(n)
     sigma[s] = 1.0
     frontier = np.array([s], np.int64)
     dag: list[tuple[np.ndarray, np.ndarray]] = []
-    level = 0
     while frontier.size:
         lo = indptr[frontier]
         deg = indptr[frontier + 1] - lo
         arcs = np.repeat(lo - (np.cumsum(deg) - deg), deg) + np.arange(int(deg.sum()))
         w = indices[arcs]
-        fresh = dist[w] < 0
+        fresh = ~seen[w]
         v, w = np.repeat(frontier, deg)[fresh], w[fresh]
         if w.size == 0:
             break
-        level += 1
-        dist[w] = level
+        seen[w] = True
         paths = np.bincount(w, weights=sigma[v], minlength=n)
         frontier = np.flatnonzero(paths)
         sigma[frontier] = paths[frontier]

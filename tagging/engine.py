@@ -140,7 +140,10 @@ def evaluate_chunks(
             emits.extend(_family(ev, fam, features.columns))
     for h in hits.values():
         h.mask = None  # the holders say it now
-    customer_ids = pa.array(ev.df["customer_id"].astype("str"), type=pa.string()).cast(_BIG)
+    # one contiguous array: a take from a chunked one (pandas' strings come chunked)
+    # concatenates the chunks on every call, once per tag and range
+    ids = pa.array(ev.df["customer_id"].astype("str"), type=pa.string())
+    customer_ids = pa.chunked_array([ids]).combine_chunks().cast(_BIG)
     step = max(1, n if customers_per_chunk is None else int(customers_per_chunk))
     scopes = [Scope(holders) for holders, _ in emits]
     for lo in range(0, max(n, 1), step):

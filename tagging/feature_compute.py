@@ -31,7 +31,13 @@ from tagging.feature_catalog import DAY_S, FeatureParams
 from tagging.feature_derive import derive_features
 from tagging.sums_sql import amount_sum
 
-__all__ = ["FEATURE_INPUTS", "compute_features", "features_from_sql"]
+__all__ = [
+    "FEATURE_INPUTS",
+    "FactAggregates",
+    "aggregate_from_sql",
+    "compute_features",
+    "features_from_sql",
+]
 
 #: The columns the features read, by table: a caller reads only these (the fact tables'
 #: ``attributes`` and ``detail`` never reach the aggregation).
@@ -47,6 +53,10 @@ FEATURE_INPUTS: dict[str, tuple[str, ...]] = {
 
 #: Runs one SELECT and returns its rows as Arrow.
 Select = Callable[[str], pa.Table]
+
+#: The per-customer aggregates of the fact tables (``base``, ``cat_long``, ``topic_long``,
+#: ``family``), what the derived features and the run's metrics are joined onto.
+FactAggregates = Mapping[str, pa.Table | None]
 
 
 def _conform(table: pa.Table | None, name: str) -> pa.Table:
@@ -165,6 +175,7 @@ def features_from_sql(
     *,
     as_of: datetime | None = None,
     params: FeatureParams | None = None,
+    aggregates: FactAggregates | None = None,
 ) -> pd.DataFrame:
     """`compute_features` over tables a DuckDB connection holds, aggregated where they are.
 
@@ -180,6 +191,9 @@ def features_from_sql(
         (e.g. ``DuckDBStore.select_arrow``).
     metrics, as_of, params
         As for `compute_features`.
+    aggregates
+        `aggregate_from_sql` of the same ``select``, ``as_of`` and ``params``, when the
+        caller computed it ahead (it does not depend on the metrics); computed here if None.
 
     Returns
     -------
@@ -187,6 +201,26 @@ def features_from_sql(
         The same table `compute_features` gives for those tables.
     """
     p = params or FeatureParams()
+    if aggregates is None:
+        as_of, aggregates = _aggregate_sql(select, as_of, p)
+    elif as_of is None:
+        raise ValueError("aggregates computed ahead need the as_of they were computed for")
+    return _derive(aggregates, metrics, as_of, p)
+
+
+def aggregate_from_sql(
+    select: Select, *, as_of: datetime, params: FeatureParams | None = None
+) -> FactAggregates:
+    """The fact tables' per-customer aggregates that `features_from_sql` joins the metrics
+    onto; they need no metric, so an analysis can compute them while the graph is measured.
+    """
+    return _aggregate_sql(select, as_of, params or FeatureParams())[1]
+
+
+def _aggregate_sql(
+    select: Select, as_of: datetime | None, p: FeatureParams
+) -> tuple[datetime, FactAggregates]:
+    """``as_of`` (resolved from the data when None) and the aggregates at it."""
     if as_of is None:
         latest = (
             select(
@@ -207,11 +241,11 @@ def features_from_sql(
         p=p,
         has_relations=True,
     )
-    return _derive(parts, metrics, as_of, p)
+    return as_of, parts
 
 
 def _derive(
-    parts: Mapping[str, pa.Table | None],
+    parts: FactAggregates,
     metrics: pd.DataFrame | None,
     as_of: datetime,
     p: FeatureParams,

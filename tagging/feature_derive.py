@@ -25,6 +25,15 @@ def _num(df: pd.DataFrame, col: str, fill: float | None = 0.0) -> np.ndarray:
     return v
 
 
+def _numbers_of_levels(col: pd.Series) -> np.ndarray:
+    """``pd.to_numeric(col, errors="coerce")`` as float64, parsed once per distinct value:
+    a level column holds a handful of strings over every customer."""
+    codes, levels = pd.factorize(col)
+    numbers = pd.to_numeric(pd.Series(levels, dtype=object), errors="coerce")
+    # code -1 (a missing value) picks the NaN appended last
+    return np.append(numbers.to_numpy(dtype="float64", na_value=np.nan), np.nan)[codes]
+
+
 def _quintile(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """1-5 score by quintile of ``x`` among ``mask`` (ties share their average rank)."""
     out = np.full(x.shape, np.nan)
@@ -66,9 +75,7 @@ def derive_features(
         "channel",
     ):
         out[col] = df[col]
-    out["income_amount"] = pd.to_numeric(df["income_level"], errors="coerce").to_numpy(
-        dtype="float64", na_value=np.nan
-    )
+    out["income_amount"] = _numbers_of_levels(df["income_level"])
 
     txn_count = _num(df, "txn_count")
     has_txn = txn_count > 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -75,13 +76,26 @@ def previous_partition(store: GraphStore) -> PreviousPartition | None:
     )
 
 
-def project_graph(store: GraphStore, params: AnalysisParams) -> Projection:
+def project_graph(
+    store: GraphStore,
+    params: AnalysisParams,
+    *,
+    resolved: Callable[[AnalysisParams], None] | None = None,
+) -> Projection:
     """Build the run's interaction graph from the store's customers and relations.
 
     Analysis and campaign planning both project through here, so a plan describes the very
     graph its run's metrics and tags were computed on (same type weights, half-life and
     reference time). Without ``params.as_of`` the reference time is the newest event in the
     data, so re-analysing the same data gives the same numbers on any day.
+
+    Parameters
+    ----------
+    store, params
+        Where the customers and relations are; the run's parameters.
+    resolved
+        Called with the parameters, ``as_of`` resolved, as soon as they are known (before
+        the relations are read where the store runs SQL).
 
     Returns
     -------
@@ -99,6 +113,19 @@ def project_graph(store: GraphStore, params: AnalysisParams) -> Projection:
     ids = store.customer_ids()
     select = getattr(store, "select_arrow", None)
     if select is not None:
+        if params.as_of is None:
+            newest = (
+                select(
+                    "SELECT max(t) FROM (SELECT max(occurred_at) AS t FROM relations "
+                    "UNION ALL SELECT max(occurred_at) FROM transactions "
+                    "UNION ALL SELECT max(occurred_at) FROM events)"
+                )
+                .column(0)[0]
+                .as_py()
+            )
+            params = replace(params, as_of=newest)
+        if resolved is not None:
+            resolved(params)
         # the store numbers the relations' ends itself: no string id comes into memory
         ids = vertex_ids(ids)
         numbering = pa.table({"customer_id": ids, "ix": np.arange(len(ids), dtype=np.int64)})
@@ -111,24 +138,15 @@ def project_graph(store: GraphStore, params: AnalysisParams) -> Projection:
         del numbering
     else:
         relations = store.read_table("relations", list(PROJECTION_COLUMNS))
-    if params.as_of is None:
-        if select is not None:
-            newest = (
-                select(
-                    "SELECT max(t) FROM (SELECT max(occurred_at) AS t FROM relations "
-                    "UNION ALL SELECT max(occurred_at) FROM transactions "
-                    "UNION ALL SELECT max(occurred_at) FROM events)"
-                )
-                .column(0)[0]
-                .as_py()
-            )
-        else:
+        if params.as_of is None:
             newest = newest_timestamp(
                 relations,
                 store.read_table("transactions", ["occurred_at"]),
                 store.read_table("events", ["occurred_at"]),
             )
-        params = replace(params, as_of=newest)
+            params = replace(params, as_of=newest)
+        if resolved is not None:
+            resolved(params)
     held = [relations]
     del relations
     g = build_interaction_graph(
@@ -162,10 +180,28 @@ class LocalEngine:
         #: Peak resident memory (MB) per stage of the last :meth:`metrics` call; not part
         #: of the result's stats, which describe the run and repeat exactly.
         self.stage_peaks_mb: dict[str, float | None] = {}
+        self._ahead: FactsAhead | None = None
+
+    def _discard_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.discard()
 
     def project(self, store: GraphStore, params: AnalysisParams) -> Projection:
-        """:func:`project_graph`, with the previous run's communities to start from."""
-        projection = project_graph(store, params)
+        """:func:`project_graph`, with the previous run's communities to start from.
+
+        Where the store aggregates its fact tables itself (DuckDB), memory allows and more
+        than one worker is allowed, the feature aggregates start here on a thread
+        (:class:`FactsAhead`): they need no metric, and the stages before the metric
+        families leave a core idle.
+        """
+        self._discard_ahead()
+
+        def ahead(resolved: AnalysisParams) -> None:
+            self._ahead = FactsAhead.start(store, resolved.as_of)
+
+        sequential = self.workers == 1  # one worker: nothing beside the stages' own work
+        projection = project_graph(store, params, resolved=None if sequential else ahead)
         return Projection(
             params=projection.params,
             graph=LocalGraph(interaction=projection.graph, previous=previous_partition(store)),
@@ -209,7 +245,9 @@ class LocalEngine:
         when = datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of
         select = getattr(store, "select_arrow", None)
         if select is not None:
-            return features_from_sql(select, metrics, as_of=when)
+            ahead, self._ahead = self._ahead, None
+            aggregates = None if ahead is None else ahead.result_for(store, when)
+            return features_from_sql(select, metrics, as_of=when, aggregates=aggregates)
         read = {name: store.read_table(name, list(cols)) for name, cols in FEATURE_INPUTS.items()}
         return compute_features(
             read["customers"],
@@ -269,6 +307,64 @@ class LocalEngine:
 
 #: Customers whose tag reasons are rendered at a time (:meth:`LocalEngine.tags`).
 TAG_CHUNK_CUSTOMERS = 250_000
+
+#: Estimated bytes per customer of the feature aggregates (``aggregate_from_sql``), which
+#: computing them ahead holds through the metric families.
+AHEAD_BYTES_PER_CUSTOMER = 600
+
+
+@dataclass
+class FactsAhead:
+    """The feature aggregates of one projection's store and reference time, on a thread.
+
+    Started by :meth:`LocalEngine.project` and taken by :meth:`LocalEngine.features`, so
+    DuckDB aggregates the fact tables while this process builds the undirected view and
+    computes PageRank on one core. The metric families fork their workers meanwhile; a
+    forked worker runs igraph and numpy only and never touches the store or this thread's
+    state. The aggregates are the very ones `features_from_sql` would compute itself.
+    """
+
+    store: GraphStore
+    as_of: datetime
+    future: Future
+
+    @classmethod
+    def start(cls, store: GraphStore, as_of: Any) -> FactsAhead | None:
+        """Start the aggregates at ``as_of``, or None where the store does not run SQL, the
+        data has no reference time, or memory would not hold them beside the graph."""
+        from graph.analysis import HEAVY_BYTES_PER_TIE
+        from graph.parallel import available_memory_mb
+        from tagging.feature_compute import aggregate_from_sql
+
+        select = getattr(store, "select_arrow", None)
+        if select is None or as_of is None:
+            return None
+        when = datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+        # the graph is not built yet: its ties are at most the relations, and two heavy
+        # metric families per tie bound what the analysis will allocate beside these
+        counts = store.counts()
+        need = (
+            AHEAD_BYTES_PER_CUSTOMER * counts["customers"]
+            + 2 * HEAVY_BYTES_PER_TIE * counts["relations"]
+        )
+        available = available_memory_mb()
+        if available is None or need / 2**20 > available:
+            return None
+        pool = ThreadPoolExecutor(1, thread_name_prefix="guanxi-facts")
+        future = pool.submit(aggregate_from_sql, select, as_of=when)
+        pool.shutdown(wait=False)  # the thread ends with its one task
+        return cls(store=store, as_of=when, future=future)
+
+    def result_for(self, store: GraphStore, as_of: datetime | None) -> Any:
+        """The aggregates if they are of ``store`` at ``as_of``, else None (discarded)."""
+        if store is not self.store or as_of != self.as_of:
+            self.discard()
+            return None
+        return self.future.result()  # an error of the aggregation is raised here
+
+    def discard(self) -> None:
+        """Let the aggregates go; a running query finishes on its own."""
+        self.future.cancel()
 
 
 @dataclass

@@ -174,3 +174,20 @@ def test_empty_activity_tables():
     c, t, e, _m = _tables()
     f = compute_features(c, t.slice(0, 0), e.slice(0, 0), None)
     assert len(f) == 4 and (f["txn_count"] == 0).all()
+
+
+def test_income_amount_parses_each_level_as_pandas_does():
+    """Levels are parsed once per distinct value; the column equals pandas' own parse of
+    every row, numbers, words, blanks and missing values alike."""
+    from tagging.feature_derive import _numbers_of_levels
+
+    rng = np.random.default_rng(3)
+    levels = np.array(["12000", "high", " 7", "1e3", "", "nan", "-inf", "0x10", "3.5"], object)
+    values = levels[rng.integers(0, levels.size, 5_000)]
+    values[rng.random(5_000) < 0.1] = None
+    for dtype in ("str", object):
+        col = pd.Series(values, dtype=dtype)
+        want = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        np.testing.assert_array_equal(_numbers_of_levels(col), want)
+    assert _numbers_of_levels(pd.Series([], dtype="str")).size == 0
+    assert np.isnan(_numbers_of_levels(pd.Series([None, None], dtype=object))).all()

@@ -90,6 +90,36 @@ def test_the_local_engine_reads_only_the_feature_columns_of_a_store_without_sql(
     assert "attributes" not in FEATURE_INPUTS["transactions"]
 
 
+def test_features_aggregated_while_the_graph_is_measured_are_the_same(store_run, monkeypatch):
+    """The projection starts the fact aggregates on a thread; the features built on them
+    equal those of an engine that aggregates only when asked, and aggregates of another
+    reference time are let go rather than used."""
+    from tagging import feature_compute
+
+    st, metrics, _ = store_run
+    calls = []
+    aggregate = feature_compute.aggregate_from_sql
+    monkeypatch.setattr(
+        feature_compute,
+        "aggregate_from_sql",
+        lambda *a, **k: calls.append(k["as_of"]) or aggregate(*a, **k),
+    )
+    eng = LocalEngine()
+    as_of = eng.project(st, AnalysisParams(seed=1)).params.as_of
+    assert len(calls) == 1  # started by the projection (this store fits in memory)
+    got = eng.features(st, metrics, as_of=as_of)
+    _assert_same(features_from_sql(st.select_arrow, metrics, as_of=as_of), got)
+
+    eng.project(st, AnalysisParams(seed=1))
+    earlier = as_of - pd.Timedelta(days=30)
+    got = eng.features(st, metrics, as_of=earlier)
+    assert len(calls) == 2  # the second projection's aggregates (at as_of) went unused
+    want = features_from_sql(st.select_arrow, metrics, as_of=earlier)
+    _assert_same(want, got)
+    at_as_of = features_from_sql(st.select_arrow, metrics, as_of=as_of)
+    assert not want["recency_days"].equals(at_as_of["recency_days"])  # the two do differ
+
+
 def test_the_store_numbered_projection_is_the_same_graph(store_run):
     st = store_run[0]
     params = AnalysisParams(seed=1)
