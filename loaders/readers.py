@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ _CSV_OPTIONS = "all_varchar=true, header=true, quote='\"', escape='\"'"
 _DIRECT = ("utf-8", "utf-8-sig")
 #: Bytes sampled for encoding detection (whole lines of them).
 _SAMPLE_BYTES = 1 << 20
+#: Bytes read at a time while looking for the first non-ASCII byte of a file.
+_SCAN_BYTES = 1 << 24
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 _REMEDY = "name the encoding with --encoding or in guanxi-load.toml"
 CSV_DEFAULT = FileDialect("csv", "utf-8", ",")
 
@@ -120,19 +124,26 @@ def resolve_dialect(path: Path, wanted: Dialect) -> FileDialect:
 
 def _encoding_sample(path: Path) -> bytes:
     """Whole lines of the file to detect its encoding from: the first block, or, when that
-    is plain ASCII (ids and numbers first, names later), the first block that is not."""
+    is plain ASCII (ids and numbers first, names later), the block of lines from the first
+    one holding a byte that is not.
+
+    An ASCII file is read to its end to be sure, in large chunks that ``bytes.isascii``
+    checks at memory speed; only the chunk where a non-ASCII byte appears is searched."""
     with path.open("rb") as fh:
         block = fh.read(_SAMPLE_BYTES)
         if block.startswith(b"\xef\xbb\xbf"):
             return block
-        while block.isascii():
-            more = fh.read(_SAMPLE_BYTES)
-            if not more:
-                return block
-            # start at a line that begins in this block, so no character is cut at the front
-            block = block[block.rfind(b"\n") + 1 :] + more
-        end = block.rfind(b"\n")
-        return block if end < 0 else block[: end + 1]
+        tail = block[block.rfind(b"\n") + 1 :]  # a line that may go on in the next chunk
+        while block.isascii() and (chunk := fh.read(_SCAN_BYTES)):
+            if chunk.isascii():
+                tail = chunk[chunk.rfind(b"\n") + 1 :]
+                continue
+            at = _NON_ASCII.search(chunk).start()
+            start = chunk.rfind(b"\n", 0, at) + 1
+            block = (tail if start == 0 else b"") + chunk[start : start + _SAMPLE_BYTES]
+            block += fh.read(max(0, start + _SAMPLE_BYTES - len(chunk)))
+    end = block.rfind(b"\n")
+    return block if end < 0 else block[: end + 1]
 
 
 def read_header(path: Path, dialect: FileDialect | None = None) -> list[str]:
