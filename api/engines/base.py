@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
@@ -48,12 +49,19 @@ __all__ = [
     "Projection",
     "TagsResult",
     "persist_run",
+    "reference_time",
 ]
 
 #: The pipeline's stages, in the order the use cases call them.
 STAGES: tuple[str, ...] = ("projection", "metrics", "features", "tags", "persist")
 
 Progress = Callable[[str, float], None]
+
+
+def reference_time(as_of: datetime | str | None) -> datetime | None:
+    """A run's ``as_of`` as a datetime: stages receive it as the run records it (ISO text)
+    or as the projection resolved it."""
+    return datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from api.engines.base import MetricsResult, Progress, Projection, TagsResult, persist_run
+from api.engines.base import (
+    MetricsResult,
+    Progress,
+    Projection,
+    TagsResult,
+    persist_run,
+    reference_time,
+)
 from graph.lineage import PreviousPartition
 from graph.model import PROJECTION_COLUMNS, RunInfo
 from graph.params import AnalysisParams
@@ -242,7 +249,7 @@ class LocalEngine:
         """
         from tagging.feature_compute import FEATURE_INPUTS, compute_features, features_from_sql
 
-        when = datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+        when = reference_time(as_of)
         select = getattr(store, "select_arrow", None)
         if select is not None:
             ahead, self._ahead = self._ahead, None
@@ -339,7 +346,7 @@ class FactsAhead:
         select = getattr(store, "select_arrow", None)
         if select is None or as_of is None:
             return None
-        when = datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+        when = reference_time(as_of)
         # the graph is not built yet: its ties are at most the relations, and two heavy
         # metric families per tie bound what the analysis will allocate beside these
         counts = store.counts()

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from api.engines.base import MetricsResult, Progress, Projection, TagsResult
+from api.engines.base import MetricsResult, Progress, Projection, TagsResult, reference_time
 from graph.errors import ConfigError
 from graph.model import RunInfo
 from graph.params import AnalysisParams
@@ -204,13 +204,9 @@ class SparkEngine:
 
     def features(self, store: GraphStore, metrics: Any, *, as_of: Any) -> Any:
         """The rules' features in Spark SQL (``relational.features``) from the source's tables."""
-        from datetime import datetime
-
         from api.engines.spark import relational
 
-        if isinstance(as_of, str):
-            as_of = datetime.fromisoformat(as_of)
-        return relational.features(self.spark, self._validated(), metrics, as_of)
+        return relational.features(self.spark, self._validated(), metrics, reference_time(as_of))
 
     def tags(self, features: Any, catalog: Any, *, run_id: str) -> TagsResult:
         """Every rule compiled to Spark SQL (``relational.tags``).
