@@ -42,6 +42,12 @@ PII_COLUMNS: tuple[str, ...] = ("name", "phone", "id_number")
 #: on long queries, where it would corrupt a command's ``--json`` output.
 DUCKDB_QUIET = "SET enable_progress_bar = false"
 
+#: Unicode's space separators (category Zs): what input text is trimmed of (DuckDB's
+#: ``trim`` removes them; Spark's ``btrim(s, UNICODE_SPACES)`` does, by code point).
+UNICODE_SPACES = "".join(
+    chr(c) for c in (0x20, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)
+)
+
 #: Typed schema of each table once loaded. ``attributes`` holds, as a JSON object, every
 #: input column the contract does not name, so that nothing a user loads is dropped.
 #: Columns listed in REQUIRED are mandatory in the input; the rest are optional.

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.model import DUCKDB_QUIET, SCHEMAS
+from graph.model import DUCKDB_QUIET, SCHEMAS, UNICODE_SPACES
 from loaders.specs import (
     CUSTOMER_REFS,
     ENUMS,
@@ -70,7 +70,6 @@ _PLAIN_TIMESTAMP = "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
 #: on Spark a value must also have the shape DuckDB reads, so both quarantine the same rows.
 _SPARK_DATE_SHAPE = "^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([T ].*)?$"
 _SPARK_NUMBER_SHAPE = "^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
-_SPARK_TRIM = r"^\p{Zs}+|\p{Zs}+$"
 _SPARK_SPECIAL_NUMBER = "^[+-]?([iI][nN][fF]([iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
 
 
@@ -92,8 +91,7 @@ def _text_expr(col: str, *, trim: bool, dialect: Dialect = "duckdb") -> str:
     if not trim:
         return f"NULLIF({ref}, '')"
     if dialect == "spark":
-        # DuckDB's trim removes Unicode space separators (category Zs), Spark's only U+0020
-        return f"NULLIF(regexp_replace({ref}, {_lit(_SPARK_TRIM, dialect)}, ''), '')"
+        return f"NULLIF(btrim({ref}, {_lit(UNICODE_SPACES, dialect)}), '')"
     return f"NULLIF(trim({ref}), '')"
 
 

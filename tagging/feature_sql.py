@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
-from graph.model import METRIC_COLUMNS
+from graph.model import METRIC_COLUMNS, UNICODE_SPACES
 from tagging.feature_catalog import DAY_S, FEATURES, FeatureParams
 from tagging.feature_compute import _raw_values
 from tagging.feature_derive import _METRICS_KEEP_NULL, _slug
@@ -39,9 +39,6 @@ DISTINCT_INPUTS: tuple[tuple[str, str], ...] = (
     ("events", "topic"),
     ("relations", "type"),
 )
-
-#: DuckDB's trim removes Unicode space separators; Spark's only U+0020.
-_SPARK_TRIM = r"^\p{Zs}+|\p{Zs}+$"
 
 _TEXT_COLUMNS = (
     "gender",
@@ -107,7 +104,7 @@ def feature_sql(
 
     def trim(x: str) -> str:
         if spark:
-            return f"regexp_replace({x}, {lit(_SPARK_TRIM)}, '')"
+            return f"btrim({x}, {lit(UNICODE_SPACES)})"
         return f"trim({x})"
 
     def num(x: float) -> str:

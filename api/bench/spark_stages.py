@@ -153,7 +153,6 @@ def _child(customers: int, workdir: Path, master: str, conf: dict[str, str]) -> 
     """The stages, in order, in this process (see the module docstring)."""
     from api.engines import get_engine
     from api.engines.spark.graphx_jar import build_jar
-    from api.engines.spark.projection import cut
     from api.engines.spark.session import start_session
     from api.settings import get_settings
     from api.usecases import new_run_id, open_configured_store
@@ -215,8 +214,7 @@ def _child(customers: int, workdir: Path, master: str, conf: dict[str, str]) -> 
 
         def tags() -> Any:
             features = engine.features(store, result.metrics, as_of=projection.params.as_of)
-            t = engine.tags(features, catalog, run_id=run.run_id)
-            return type(t)(assignments=cut(t.assignments), definitions=t.definitions)
+            return engine.tags(features, catalog, run_id=run.run_id)  # assignments computed
 
         tagged = meter.run("tags", tags, n_customers)
         timings: dict[str, float] = {}

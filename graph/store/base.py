@@ -68,8 +68,11 @@ class IngestSink(StoreHandle, Protocol):
         """Every known customer id (string array), for validating references."""
         ...
 
-    def upsert_customers(self, table: pa.Table) -> UpsertCounts:
-        """Insert new customers; update the attributes of existing ones that changed."""
+    def upsert_customers(self, table: pa.Table | ds.Dataset) -> UpsertCounts:
+        """Insert new customers; update the attributes of existing ones that changed.
+
+        As in `upsert_rows`, a store may take a dataset of Parquet files with ``_pos``.
+        """
         ...
 
     def upsert_rows(self, name: str, table: pa.Table | ds.Dataset) -> UpsertCounts:

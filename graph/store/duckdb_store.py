@@ -163,7 +163,7 @@ class DuckDBStore:
         tbl = self._cur().sql("SELECT customer_id FROM customers").to_arrow_table()
         return tbl.column(0).combine_chunks()
 
-    def upsert_customers(self, table: pa.Table) -> UpsertCounts:
+    def upsert_customers(self, table: pa.Table | ds.Dataset) -> UpsertCounts:
         con = self._cur()
         cols = SCHEMAS["customers"].names
         changed = " OR ".join(f'c."{c}" IS DISTINCT FROM b."{c}"' for c in cols[1:])

@@ -14,7 +14,8 @@ with a local ``out_dir`` reads the run's Parquet itself (``write_run_parquet``,
 through this process. Otherwise those methods take tables and the Parquet is read back:
 with a local ``out_dir`` by ``pyarrow.parquet`` straight from the files (the Spark
 driver's JVM holds none of it); with a cluster URI through Spark's Arrow transfer. The
-validated input tables are upserted through the store's load path either way.
+validated input tables are upserted through the store's load path either way (a DuckDB
+store with a local ``out_dir`` scans their part files).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from api.engines.base import MetricsResult, TagsResult, persist_run
@@ -85,6 +87,8 @@ def persist_spark_run(
     dict
         Seconds spent in ``write_parquet`` and the store's ``persist_*`` / ``publish`` steps.
     """
+    from pyspark.sql import functions as F
+
     timings: dict[str, float] = {}
     t = time.perf_counter()
     folder = run_folder(out_dir, run.run_id)
@@ -119,22 +123,31 @@ def persist_spark_run(
         one.write.mode("overwrite").text(f"{folder}/run.json")
 
     for name, df in (inputs or {}).items():
-        df.write.mode("overwrite").parquet(f"{folder}/input/{name}")
+        # _pos: the row's place, which the store's upsert orders a key's rows by (the input
+        # holds one row per key); unique, so a DuckDB store can scan the files as they are
+        df.withColumn("_pos", F.monotonically_increasing_id()).write.mode("overwrite").parquet(
+            f"{folder}/input/{name}"
+        )
     timings["write_parquet"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    local_folder = _local_path(folder)
+    in_duckdb = local_folder is not None and isinstance(store, DuckDBStore)
     for name in ("customers", "relations", "transactions", "events"):
         if name not in (inputs or {}):
             continue
-        table = _read_arrow(inputs[name], f"{folder}/input/{name}")
-        if name == "customers":
-            store.upsert_customers(table)
+        if in_duckdb:
+            # DuckDB scans the part files: no input table passes through this process
+            rows = ds.dataset(local_folder / "input" / name, format="parquet")
         else:
-            store.upsert_rows(name, table)
+            rows = _read_arrow(inputs[name], f"{folder}/input/{name}").drop_columns(["_pos"])
+        if name == "customers":
+            store.upsert_customers(rows)
+        else:
+            store.upsert_rows(name, rows)
     timings["register_input"] = time.perf_counter() - t
 
-    local_folder = _local_path(folder)
-    if local_folder is not None and isinstance(store, DuckDBStore):
+    if in_duckdb:
         timings.update(_register_parquet(store, run, local_folder, metrics, tags))
         return timings
     # the quarantine stays in its Parquet (a load keeps it in files too, not in the store)

@@ -62,9 +62,15 @@ def cut(df: Any) -> Any:
 
     Why: every stage joins the outputs of earlier ones, and a plan that carries validation,
     projection and each stage's own plan grows until the driver spends its heap printing it;
-    a checkpoint makes the next stage start from the stored rows.
+    a checkpoint makes the next stage start from the stored rows. In local mode the
+    executors are threads of the driver's JVM, so a local checkpoint (rows kept by the block
+    manager, spilled to its disk) loses nothing a reliable one would keep and spares writing
+    and reading every cut through the file system.
     """
-    if df.sparkSession.sparkContext.getCheckpointDir():
+    sc = df.sparkSession.sparkContext
+    if sc.master.startswith("local"):
+        return df.localCheckpoint(eager=True)
+    if sc.getCheckpointDir():
         return df.checkpoint(eager=True)
     return df.cache()
 

@@ -348,11 +348,16 @@ def tags(spark: Any, features: Any, catalog: Any, run_id: str) -> tuple[Any, Any
     features.createOrReplaceTempView(source)
     comp = compile_catalog(catalog, _kinds(features), dialect="spark", source=source, base=base)
     # materialised on the executors and cut from its plan: every tag's SELECT reads it, and
-    # a view of the full plan would be analysed again for each of them
-    spark.sql(comp.base).localCheckpoint().createOrReplaceTempView(base)
+    # a view of the full plan would be analysed again for each of them. Its rank windows
+    # span all customers, which leaves it in one partition: spread by customer first, so the
+    # passes over it (reasons, assignments) run on every core
+    spark.sql(comp.base).repartition("customer_id").localCheckpoint().createOrReplaceTempView(base)
     decimals = spark.sql(comp.decimals).collect()[0].asDict()
     paths = {r["tag"]: r["direct"] for r in spark.sql(comp.paths(decimals)).collect()}
-    assignments = spark.sql(comp.assignments(decimals, paths)).withColumn("run_id", F.lit(run_id))
+    # computed once: the family ids below and the run's Parquet read it
+    assignments = cut(
+        spark.sql(comp.assignments(decimals, paths)).withColumn("run_id", F.lit(run_id))
+    )
     family_ids = [
         r["tag_id"]
         for r in assignments.where(F.col("tag_id").contains(":"))

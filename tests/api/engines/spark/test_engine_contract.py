@@ -151,6 +151,9 @@ def test_the_run_registered_in_a_store_answers_the_read_commands(both, spark):
         "tag_assignments",
     ]
     assert [r.run_id for r in target.list_runs()] == [run.run_id]
+    # the input, scanned by DuckDB from the run's part files, is what a load keeps
+    assert target.counts() == {**dict.fromkeys(target.counts(), 0), **engine.input_counts(target)}
+    assert target.read_table("customers").num_rows == engine.input_counts(target)["customers"]
     stored = target.read_metrics(run.run_id).sort_values("customer_id").reset_index(drop=True)
     np.testing.assert_array_equal(stored["coreness"], local["coreness"])
     # DuckDB read the Parquet itself; registering the same tables read into Python through
