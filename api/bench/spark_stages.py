@@ -156,6 +156,8 @@ def _child(customers: int, workdir: Path, master: str, conf: dict[str, str]) -> 
     from api.engines.spark.session import start_session
     from api.settings import get_settings
     from api.usecases import new_run_id, open_configured_store
+    from api.usecases.analysis import DUCKDB_MEMORY_BUDGET
+    from api.usecases.stores import memory_budget
     from graph.model import RunInfo
     from graph.params import AnalysisParams
     from tagging import default_catalog
@@ -190,7 +192,12 @@ def _child(customers: int, workdir: Path, master: str, conf: dict[str, str]) -> 
     db = workdir / "spark-bench.duckdb"
     for p in workdir.glob("spark-bench.duckdb*"):
         p.unlink()
-    with open_configured_store(f"duckdb:///{db}") as store:
+    # the store works within the budget `guanxi analyze` gives it, so the driver's figures
+    # are the command's
+    with (
+        open_configured_store(f"duckdb:///{db}") as store,
+        memory_budget(store, DUCKDB_MEMORY_BUDGET),
+    ):
         params = AnalysisParams(seed=42)
         projection = meter.run("project", lambda: engine.project(store, params), n_relations)
         result = meter.run(
