@@ -24,6 +24,7 @@ from graph.model import METRIC_COLUMNS, UNICODE_SPACES
 from tagging.feature_catalog import DAY_S, FEATURES, FeatureParams
 from tagging.feature_compute import _raw_values
 from tagging.feature_derive import _METRICS_KEEP_NULL, _slug
+from tagging.rank_sql import rank_ctes, rank_join
 from tagging.sums_sql import amount_sum
 
 __all__ = ["DISTINCT_INPUTS", "feature_sql"]
@@ -314,6 +315,7 @@ def feature_sql(
         p=p,
         num=num,
         q=q,
+        spark=spark,
     )
 
 
@@ -330,29 +332,51 @@ def _days(dialect: Dialect, date_col: str, as_of: datetime) -> str:
 
 
 def _derived(
-    ctes: list[str], *, wide_names: list[str], asof_s: str, day: str, p: FeatureParams, num, q
+    ctes: list[str],
+    *,
+    wide_names: list[str],
+    asof_s: str,
+    day: str,
+    p: FeatureParams,
+    num,
+    q,
+    spark: bool = False,
 ) -> str:
-    """The derived columns of `feature_derive.derive_features` over ``b``, in `FEATURES` order."""
+    """The derived columns of `feature_derive.derive_features` over ``b``, in `FEATURES` order.
+
+    Spark takes its ranks from `tagging.rank_sql` (joined to ``w``), and its totals from
+    grouped aggregates, instead of windows spanning all customers (one partition there).
+    """
     z = lambda c: f"coalesce({c}, 0)"  # noqa: E731
+    ranked: list[str] = []  # Spark: the joins of ``w`` to its rank relations
+
+    def avg_rank(v: str, mask: str) -> tuple[str, str]:
+        """pandas' average rank of ``v`` among the rows sharing ``mask``, and their count."""
+        # DOUBLE constants: Spark reads ``2.0`` as a DECIMAL, whose division rounds at a scale
+        if not spark:
+            part, ties = (f"PARTITION BY {mask} ", f"{mask}, {v}") if mask != "TRUE" else ("", v)
+            avg = (
+                f"(rank() OVER ({part}ORDER BY {v}) "
+                f"+ (count(*) OVER (PARTITION BY {ties}) - 1) / {num(2.0)})"
+            )
+            return avg, f"count(*) OVER ({part.strip()})"
+        name = f"_rk{len(ranked)}"
+        ctes.extend(rank_ctes(name, "b", v, mask))
+        ranked.append(rank_join(name, v, mask))
+        return f"({name}._rank + ({name}._n - 1) / {num(2.0)})", f"{name}._total"
 
     def quintile(x: str, mask: str) -> str:
         # pandas' average rank among ``mask``, as a share; 1-5 by quintile
-        v = f"(({x}) + 0.0)"
-        avg = (
-            f"(rank() OVER (PARTITION BY {mask} ORDER BY {v}) "
-            f"+ (count(*) OVER (PARTITION BY {mask}, {v}) - 1) / {num(2.0)})"
-        )
-        r = f"({avg} / count(*) OVER (PARTITION BY {mask}))"
+        avg, total = avg_rank(f"(({x}) + 0.0)", mask)
+        r = f"({avg} / {total})"
         five = num(5.0)
         return (
             f"CASE WHEN {mask} THEN CAST(least(5, greatest(1, ceil({r} * {five}))) AS DOUBLE) END"
         )
 
     def rank_pct(x: str) -> str:
-        v = f"(({x}) + 0.0)"
-        # DOUBLE constants: Spark reads ``2.0`` as a DECIMAL, whose division rounds at a scale
-        avg = f"(rank() OVER (ORDER BY {v}) + (count(*) OVER (PARTITION BY {v}) - 1) / {num(2.0)})"
-        return f"(({avg} / count(*) OVER ()) * {num(100.0)})"
+        avg, total = avg_rank(f"(({x}) + 0.0)", "TRUE")
+        return f"(({avg} / {total}) * {num(100.0)})"
 
     has_txn = f"({z('txn_count')} > 0)"
     recency = f"(({asof_s} - last_txn_s) / {day})"
@@ -388,8 +412,9 @@ def _derived(
     }
     cols["rfm_score"] = f"({cols['r_score']} + {cols['f_score']} + {cols['m_score']})"
     m, f, a = rank_pct(z("monetary")), rank_pct(z("frequency")), rank_pct(z("aum"))
+    top_aum = f"(SELECT max({z('aum')}) FROM b)" if spark else f"max({z('aum')}) OVER ()"
     cols["value_score"] = (
-        f"CASE WHEN max({z('aum')}) OVER () > 0 THEN {num(0.4)} * {m} + {num(0.3)} * {f} + "
+        f"CASE WHEN {top_aum} > 0 THEN {num(0.4)} * {m} + {num(0.3)} * {f} + "
         f"{num(0.3)} * {a} ELSE {num(0.55)} * {m} + {num(0.45)} * {f} END"
     )
     for c in ("event_count", "login_count", "logins_recent", "page_views", "content_views",
@@ -414,9 +439,16 @@ def _derived(
     )
     cols["last_active_days"] = f"(({asof_s} - greatest(last_txn_s, last_act_s)) / {day})"
     cols["community_id"] = "community_id"
+    size = "count(*) OVER (PARTITION BY community_id)"
+    if spark:  # a grouped count: one community may hold most customers
+        ctes.append(
+            "_cs AS (SELECT community_id AS _c, count(*) AS _n FROM b "
+            "WHERE community_id IS NOT NULL GROUP BY community_id)"
+        )
+        ranked.append(" LEFT JOIN _cs ON _cs._c = b.community_id")
+        size = "_cs._n"
     cols["community_size"] = (
-        "CASE WHEN community_id IS NULL THEN CAST(0 AS DOUBLE) ELSE "
-        "CAST(count(*) OVER (PARTITION BY community_id) AS DOUBLE) END"
+        f"CASE WHEN community_id IS NULL THEN CAST(0 AS DOUBLE) ELSE CAST({size} AS DOUBLE) END"
     )
     for c in METRIC_COLUMNS:
         cols.setdefault(c, q(c))
@@ -424,9 +456,11 @@ def _derived(
     # carries, and the feature rows are wide
     windowed = ("r_score", "f_score", "m_score", "value_score", "community_size")
     ctes.append(
-        "w AS (SELECT customer_id AS _id, "
+        "w AS (SELECT b.customer_id AS _id, "
         + ", ".join(f"{cols[c]} AS {q(c)}" for c in windowed)
-        + " FROM b)"
+        + " FROM b"
+        + "".join(ranked)
+        + ")"
     )
     for c in windowed:
         cols[c] = f"w.{q(c)}"

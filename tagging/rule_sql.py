@@ -38,6 +38,7 @@ import pandas as pd
 from graph.errors import RuleError
 from tagging.engine import LABELS, family_values
 from tagging.evaluator import Binding, Evaluator, _Ctx
+from tagging.rank_sql import rank_ctes, rank_join
 from tagging.reasons import _MAX_DISTINCT_REASONS, format_scalar, format_values
 from tagging.rule_sql_expr import Dialect, ExprCompiler, SqlFact, text_type
 from tagging.rule_tree import Expr
@@ -343,17 +344,71 @@ def _base_sql(
             cols.append(f"CAST({c} AS {text_type(comp.dialect)}) AS {c}")
     sql = f"SELECT {', '.join(cols)} FROM {source}"
     layers: dict[int, list[str]] = {}
-    for col, wsql, depth in comp.windows.values():
-        layers.setdefault(depth, []).append(f"{wsql} AS {comp.q(col)}")
-    steps = [layers[d] for d in sorted(layers)]
-    steps.append([f"{m} AS {comp.q(f'_r{i}')}" for i, m in enumerate(raw)])
+    for col, _, depth in comp.windows.values():
+        layers.setdefault(depth, []).append(col)
+    masks = [f"{m} AS {comp.q(f'_r{i}')}" for i, m in enumerate(raw)]
     last = [f"({final[i]}) AS {comp.q(f'_t{i}')}" for i in range(len(raw))]
     last += [f"{rest} AS {comp.q(f'_fb{i}')}" for i, rest in fallback.items()]
-    steps.append(last)
-    for k, exprs in enumerate(steps):
+    if comp.dialect == "spark":
+        return _spark_layers(comp, sql, [layers[d] for d in sorted(layers)], [masks, last])
+    sqls = {col: wsql for col, wsql, _ in comp.windows.values()}
+    steps = [[f"{sqls[c]} AS {comp.q(c)}" for c in layers[d]] for d in sorted(layers)]
+    for k, exprs in enumerate([*steps, masks, last]):
         if exprs:
             sql = f"SELECT *, {', '.join(exprs)} FROM ({sql}) AS _l{k}"
     return sql
+
+
+def _spark_layers(
+    comp: ExprCompiler, first: str, layers: list[list[str]], steps: list[list[str]]
+) -> str:
+    """`_base_sql` in Spark: each layer of windows a CTE over the one before it.
+
+    Windows over all customers (``pct``, ``mean``, ``median``) would each put every row
+    in one partition, so they come from `tagging.rank_sql` (ranks joined in a narrow
+    relation keyed by customer, then joined back) and from one-row aggregates; windows
+    within a community stay windows.
+    """
+    sqls = {col: wsql for col, wsql, _ in comp.windows.values()}
+    cid = comp.q("customer_id")
+    ctes, prev = [f"_l0 AS ({first})"], "_l0"
+    for k, cols in enumerate(layers, start=1):
+        joins, ranked, exprs, ranked_cols = [], [], [], []
+        for col in cols:
+            method, x = comp.spans.get(col, ("", ""))
+            if method == "pct":
+                name, v = f"_rk{k}_{len(joins)}", f"(({x}) + 0.0)"
+                ctes += rank_ctes(name, prev, v)
+                joins.append(rank_join(name, v))
+                ranked_cols.append(comp.q(col))
+                ranked.append(
+                    f"CASE WHEN {name}._rank IS NULL THEN NULL ELSE ({name}._rank - 1) "
+                    f"* (CAST(100 AS DOUBLE) / {name}._total) END AS {comp.q(col)}"
+                )
+            elif method:
+                agg = "avg" if method == "mean" else "median"
+                exprs.append(f"(SELECT {agg}({x}) FROM {prev}) AS {comp.q(col)}")
+            else:
+                exprs.append(f"{sqls[col]} AS {comp.q(col)}")
+        sql = f"SELECT {prev}.*"
+        if ranked:
+            ctes.append(
+                f"_j{k} AS (SELECT {prev}.{cid} AS _id, {', '.join(ranked)} "
+                f"FROM {prev}{''.join(joins)})"
+            )
+            sql += ", " + ", ".join(f"_j{k}.{c}" for c in ranked_cols)
+        if exprs:
+            sql += ", " + ", ".join(exprs)
+        sql += f" FROM {prev}"
+        if ranked:
+            sql += f" LEFT JOIN _j{k} ON _j{k}._id = {prev}.{cid}"
+        ctes.append(f"_l{k} AS ({sql})")
+        prev = f"_l{k}"
+    for k, exprs in enumerate(steps, start=len(layers) + 1):
+        if exprs:
+            ctes.append(f"_l{k} AS (SELECT *, {', '.join(exprs)} FROM {prev})")
+            prev = f"_l{k}"
+    return "WITH " + ",\n".join(ctes) + f"\nSELECT * FROM {prev}"
 
 
 def _decimals_sql(comp: ExprCompiler, base: str) -> str:

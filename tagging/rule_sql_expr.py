@@ -68,6 +68,9 @@ class ExprCompiler:
     kinds: Mapping[str, str]
     params: Mapping[str, Any]
     windows: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # key -> col, sql, depth
+    # Spark: window columns spanning all customers, by column -> (method, value SQL); the
+    # base spells them as joins and aggregates (`tagging.rank_sql`), not as windows
+    spans: dict[str, tuple[str, str]] = field(default_factory=dict)
     stats: dict[tuple[str, str], str] = field(default_factory=dict)  # (holders, expr) -> col
 
     # ------------------------------------------------------------------ spelling
@@ -218,6 +221,8 @@ class ExprCompiler:
         else:
             agg = "avg" if method == "mean" else "median"
             sql = f"{agg}({x.sql}) OVER ()"
+        if self.dialect == "spark" and method in ("pct", "mean", "median"):
+            self.spans[col] = (method, x.sql)
         return col, sql, depth
 
     # ------------------------------------------------------------------ conditions

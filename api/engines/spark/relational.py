@@ -345,12 +345,13 @@ def tags(spark: Any, features: Any, catalog: Any, run_id: str) -> tuple[Any, Any
     _register_formats(spark)
     n = next(_counter)
     source, base = f"_gx_features_{n}", f"_gx_base_{n}"
-    features.createOrReplaceTempView(source)
+    # cut first: the base reads the features once per rank it computes (`tagging.rank_sql`)
+    # and Spark would analyse the whole feature plan again for each of them
+    cut(features).createOrReplaceTempView(source)
     comp = compile_catalog(catalog, _kinds(features), dialect="spark", source=source, base=base)
     # materialised on the executors and cut from its plan: every tag's SELECT reads it, and
-    # a view of the full plan would be analysed again for each of them. Its rank windows
-    # span all customers, which leaves it in one partition: spread by customer first, so the
-    # passes over it (reasons, assignments) run on every core
+    # a view of the full plan would be analysed again for each of them. Spread by customer
+    # first, so the passes over it (reasons, assignments) run on every core
     spark.sql(comp.base).repartition("customer_id").localCheckpoint().createOrReplaceTempView(base)
     decimals = spark.sql(comp.decimals).collect()[0].asDict()
     paths = {r["tag"]: r["direct"] for r in spark.sql(comp.paths(decimals)).collect()}
