@@ -40,7 +40,7 @@ from tagging.engine import LABELS, family_values
 from tagging.evaluator import Binding, Evaluator, _Ctx
 from tagging.rank_sql import rank_ctes, rank_join
 from tagging.reasons import _MAX_DISTINCT_REASONS, format_scalar, format_values
-from tagging.rule_sql_expr import Dialect, ExprCompiler, SqlFact, text_type
+from tagging.rule_sql_expr import Dialect, ExprCompiler, SqlFact, pct_sql, text_type
 from tagging.rule_tree import Expr
 from tagging.rules import Catalog
 
@@ -349,9 +349,9 @@ def _base_sql(
     masks = [f"{m} AS {comp.q(f'_r{i}')}" for i, m in enumerate(raw)]
     last = [f"({final[i]}) AS {comp.q(f'_t{i}')}" for i in range(len(raw))]
     last += [f"{rest} AS {comp.q(f'_fb{i}')}" for i, rest in fallback.items()]
-    if comp.dialect == "spark":
-        return _spark_layers(comp, sql, [layers[d] for d in sorted(layers)], [masks, last])
     sqls = {col: wsql for col, wsql, _ in comp.windows.values()}
+    if comp.dialect == "spark":
+        return _spark_layers(comp, sql, sqls, [layers[d] for d in sorted(layers)], [masks, last])
     steps = [[f"{sqls[c]} AS {comp.q(c)}" for c in layers[d]] for d in sorted(layers)]
     for k, exprs in enumerate([*steps, masks, last]):
         if exprs:
@@ -360,7 +360,11 @@ def _base_sql(
 
 
 def _spark_layers(
-    comp: ExprCompiler, first: str, layers: list[list[str]], steps: list[list[str]]
+    comp: ExprCompiler,
+    first: str,
+    sqls: Mapping[str, str],
+    layers: list[list[str]],
+    steps: list[list[str]],
 ) -> str:
     """`_base_sql` in Spark: each layer of windows a CTE over the one before it.
 
@@ -369,24 +373,22 @@ def _spark_layers(
     relation keyed by customer, then joined back) and from one-row aggregates; windows
     within a community stay windows.
     """
-    sqls = {col: wsql for col, wsql, _ in comp.windows.values()}
     cid = comp.q("customer_id")
     ctes, prev = [f"_l0 AS ({first})"], "_l0"
     for k, cols in enumerate(layers, start=1):
         joins, ranked, exprs, ranked_cols = [], [], [], []
         for col in cols:
-            method, x = comp.spans.get(col, ("", ""))
-            if method == "pct":
-                name, v = f"_rk{k}_{len(joins)}", f"(({x}) + 0.0)"
-                ctes += rank_ctes(name, prev, v)
-                joins.append(rank_join(name, v))
+            agg, x = comp.spans.get(col, ("", ""))
+            if agg == "pct":
+                name = f"_rk{k}_{len(joins)}"
+                ctes += rank_ctes(name, prev, x)
+                joins.append(rank_join(name, x))
                 ranked_cols.append(comp.q(col))
+                pct = pct_sql(f"{name}._rank", f"{name}._total")
                 ranked.append(
-                    f"CASE WHEN {name}._rank IS NULL THEN NULL ELSE ({name}._rank - 1) "
-                    f"* (CAST(100 AS DOUBLE) / {name}._total) END AS {comp.q(col)}"
+                    f"CASE WHEN {name}._rank IS NULL THEN NULL ELSE {pct} END AS {comp.q(col)}"
                 )
-            elif method:
-                agg = "avg" if method == "mean" else "median"
+            elif agg:
                 exprs.append(f"(SELECT {agg}({x}) FROM {prev}) AS {comp.q(col)}")
             else:
                 exprs.append(f"{sqls[col]} AS {comp.q(col)}")

@@ -68,8 +68,8 @@ class ExprCompiler:
     kinds: Mapping[str, str]
     params: Mapping[str, Any]
     windows: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # key -> col, sql, depth
-    # Spark: window columns spanning all customers, by column -> (method, value SQL); the
-    # base spells them as joins and aggregates (`tagging.rank_sql`), not as windows
+    # Spark: window columns spanning all customers, by column -> (aggregate, value SQL)
+    # with aggregate "pct", "avg" or "median"; see `window`
     spans: dict[str, tuple[str, str]] = field(default_factory=dict)
     stats: dict[tuple[str, str], str] = field(default_factory=dict)  # (holders, expr) -> col
 
@@ -191,19 +191,25 @@ class ExprCompiler:
         raise ctx.err(f"unknown function {func!r}", node)  # pragma: no cover
 
     def window(self, method: str, x: SqlValue) -> tuple[str, str, int]:
-        """A window column: its name, its SQL and its layer (after the windows it reads)."""
+        """A window column: its name, its SQL and its layer (after the windows it reads).
+
+        In Spark, columns spanning all customers (``pct``, ``mean``, ``median``) get no
+        window SQL: they are recorded in `spans` with the aggregate that computes them, and
+        the base spells them as joins and one-row aggregates (`tagging.rank_sql`).
+        """
         depth = 1 + max((d for c, _, d in self.windows.values() if self.q(c) in x.sql), default=0)
         col = f"_w{len(self.windows)}"
         # `+ 0.0` makes -0.0 equal to 0.0 for ORDER BY, as numpy compares them
         v = f"(({x.sql}) + 0.0)"
         comm = self.q("community_id")
         has_comm = "community_id" in self.kinds
-        if method == "pct":
-            sql = (
-                f"CASE WHEN {v} IS NULL THEN NULL ELSE "
-                f"(rank() OVER (PARTITION BY ({v} IS NULL) ORDER BY {v}) - 1) "
-                f"* (CAST(100 AS DOUBLE) / count({v}) OVER ()) END"
-            )
+        agg = {"pct": "pct", "mean": "avg", "median": "median"}.get(method)
+        if self.dialect == "spark" and agg:
+            self.spans[col] = (agg, v if agg == "pct" else x.sql)
+            sql = ""
+        elif method == "pct":
+            rank = f"rank() OVER (PARTITION BY ({v} IS NULL) ORDER BY {v})"
+            sql = f"CASE WHEN {v} IS NULL THEN NULL ELSE {pct_sql(rank, f'count({v}) OVER ()')} END"
         elif method in ("community_rank", "community_pct") and not has_comm:
             sql = "CAST(NULL AS DOUBLE)"
         elif method == "community_rank":
@@ -219,10 +225,7 @@ class ExprCompiler:
                 f"/ CAST(count({v}) OVER (PARTITION BY {comm}) AS DOUBLE) END"
             )
         else:
-            agg = "avg" if method == "mean" else "median"
             sql = f"{agg}({x.sql}) OVER ()"
-        if self.dialect == "spark" and method in ("pct", "mean", "median"):
-            self.spans[col] = (method, x.sql)
         return col, sql, depth
 
     # ------------------------------------------------------------------ conditions
@@ -384,3 +387,11 @@ def _widest(*vals: SqlValue) -> Shape:
 
 def text_type(dialect: Dialect) -> str:
     return "STRING" if dialect == "spark" else "VARCHAR"
+
+
+def pct_sql(rank: str, total: str) -> str:
+    """A percentile from a 1-based rank among `total` values, as `tagging.evaluator` computes it.
+
+    One formula for DuckDB's window and Spark's joined ranks, so the two give the same bits.
+    """
+    return f"({rank} - 1) * (CAST(100 AS DOUBLE) / {total})"
