@@ -29,13 +29,19 @@ from graph.model import NATURAL_KEYS, SCHEMAS
 __all__ = ["insert_new_keys", "is_empty", "positioned", "unordered"]
 
 
-def positioned(rows: pa.Table | ds.Dataset) -> pa.Table | ds.Dataset:
+def positioned(
+    con: duckdb.DuckDBPyConnection, rows: pa.Table | ds.Dataset
+) -> pa.Table | ds.Dataset | duckdb.DuckDBPyRelation:
     """`rows` plus `_pos`, each row's place in it (the other columns are not copied).
 
-    A dataset (the loader's spooled batches, scanned by DuckDB without being read into
-    memory) carries its `_pos` already.
+    A dataset (the loader's spooled batches, a Spark run's validated input) carries its
+    `_pos` already. One of Parquet files is scanned by DuckDB's own reader: through
+    Arrow's dataset scanner the batches pass through this process's Arrow memory pool,
+    which keeps what it allocated (at a million customers the registration's peak doubled).
     """
     if "_pos" in rows.schema.names:
+        if isinstance(rows, ds.FileSystemDataset) and rows.format.default_extname == "parquet":
+            return con.read_parquet(list(rows.files))
         return rows
     return rows.append_column("_pos", pa.array(np.arange(rows.num_rows, dtype=np.int64)))
 

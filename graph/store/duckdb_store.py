@@ -168,7 +168,7 @@ class DuckDBStore:
         cols = SCHEMAS["customers"].names
         changed = " OR ".join(f'c."{c}" IS DISTINCT FROM b."{c}"' for c in cols[1:])
         sets = ", ".join(f'"{c}" = b."{c}"' for c in cols[1:])
-        batch = positioned(table)
+        batch = positioned(con, table)
         with unordered(con), self._transaction("writing customers", _batch=batch):
             updated = 0
             if not is_empty(con, "customers"):
@@ -185,7 +185,7 @@ class DuckDBStore:
         if name not in ("relations", "transactions", "events"):
             raise ValueError(f"upsert_rows takes relations, transactions or events, not {name}")
         con = self._cur()
-        with unordered(con), self._transaction(f"writing {name}", _batch=positioned(table)):
+        with unordered(con), self._transaction(f"writing {name}", _batch=positioned(con, table)):
             inserted = insert_new_keys(con, name)
             failpoint(f"load.{name}.batch")
         failpoint(f"load.{name}.done")
