@@ -1,8 +1,8 @@
 """Ranks over all customers in Spark SQL without a window that spans them.
 
 Why: ``rank() OVER (ORDER BY v)`` over the whole table (a percentile, an RFM quintile) puts
-every row in one partition, so Spark sorts them on one core whatever the cluster (at a
-million customers that single task was a quarter of the tags stage). The same ranks come
+every row in one partition, so Spark sorts them on one core whatever the cluster (the
+README's "Scaling out" gives what that task cost). The same ranks come
 from parts that all run in parallel: the rows are counted per distinct value (a grouped
 aggregate); each value falls in a bucket, a function of the value alone that never
 decreases as the value grows, so equal values share a bucket and a bucket's values all lie

@@ -37,7 +37,7 @@ def positioned(
     A dataset (the loader's spooled batches, a Spark run's validated input) carries its
     `_pos` already. One of Parquet files is scanned by DuckDB's own reader: through
     Arrow's dataset scanner the batches pass through this process's Arrow memory pool,
-    which keeps what it allocated (at a million customers the registration's peak doubled).
+    which keeps what it allocated, so the process's peak would grow with the table.
     """
     if "_pos" in rows.schema.names:
         if isinstance(rows, ds.FileSystemDataset) and rows.format.default_extname == "parquet":
