@@ -135,9 +135,9 @@ def validate_all(
 
     Customers come first: references may name valid customers of this same load. A table
     read in one batch keeps its good rows in memory; one read in several (a large Parquet
-    file) writes each batch's good rows to a Parquet file under ``spool`` as it goes, and
-    its result's ``valid`` is the dataset of those files, numbered (``_pos``) in file order,
-    so memory holds one batch whatever the table's size. Returns, per table, the
+    file) writes each batch's good rows (with their ``_pos``) to a Parquet file under
+    ``spool`` as it goes, and its result's ``valid`` is the dataset of those files, so
+    memory holds one batch whatever the table's size. Returns, per table, the
     validation result, the rows the reader could not split or decode, and the dialect.
     """
     say = progress or (lambda stage, detail: None)
@@ -166,7 +166,7 @@ def validate_all(
 
 class _Parts:
     """The batches of one table's validation, joined: good rows in memory while there is
-    one batch, spooled to Parquet files (with ``_pos``) from the second on."""
+    one batch, spooled to Parquet files from the second on."""
 
     def __init__(self, spool: Path | None) -> None:
         self.spool, self.dialect = spool, None
@@ -174,7 +174,6 @@ class _Parts:
         self._files: list[Path] = []
         self._bad: list[pa.Table] = []
         self._malformed: list[pa.Table] = []
-        self._rows = 0
 
     def add(self, res: LoadResult, malformed: pa.Table, dialect: FileDialect | None) -> None:
         self.dialect = dialect
@@ -192,10 +191,8 @@ class _Parts:
     def _write(self, table: pa.Table) -> None:
         import pyarrow.parquet as pq
 
-        pos = np.arange(self._rows, self._rows + table.num_rows, dtype=np.int64)
-        self._rows += table.num_rows
         path = self.spool / f"part-{len(self._files):05d}.parquet"
-        pq.write_table(table.append_column("_pos", pa.array(pos)), path, compression="lz4")
+        pq.write_table(table, path, compression="lz4")
         self._files.append(path)
 
     def result(self) -> LoadResult:

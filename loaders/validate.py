@@ -47,7 +47,12 @@ QUARANTINE_SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class LoadResult:
-    """Typed good rows and quarantined bad rows of one table."""
+    """Typed good rows and quarantined bad rows of one table.
+
+    ``valid`` carries ``_pos``, each row's place in its source: of the rows sharing a natural
+    key a store keeps the one with the smallest (`graph.store.base.IngestSink`), so the rows
+    need not come in file order, and validation need not sort them.
+    """
 
     valid: pa.Table
     quarantined: pa.Table
@@ -348,7 +353,8 @@ def validate_table(
     -------
     LoadResult
         ``valid`` follows ``graph.model.SCHEMAS[table_name]`` (extra input columns folded into
-        the JSON ``attributes`` column); ``quarantined`` follows ``QUARANTINE_SCHEMA``.
+        the JSON ``attributes`` column) plus ``_pos``, each row's ``_row``, in no particular
+        order; ``quarantined`` follows ``QUARANTINE_SCHEMA``, in file order.
     """
     schema = SCHEMAS[table_name]
     present = [c for c in raw.column_names if c != "_row"]
@@ -364,21 +370,22 @@ def validate_table(
         known = known_customers if known_customers is not None else pa.array([], pa.string())
         con.register("known_in", pa.table({"customer_id": known}))
         con.execute("CREATE TEMP TABLE known AS SELECT DISTINCT customer_id FROM known_in")
-        # good and bad rows are split in Arrow, in file order: of the rows sharing a natural
-        # key the store keeps the first (DuckDB scans the reader's chunks in parallel, so
-        # without the ORDER BY a later duplicate could come first)
-        judged = con.sql(f"SELECT * FROM ({gen.sql}) ORDER BY _row").to_arrow_table()
+        # rows come out in whatever order DuckDB's threads finish; each keeps its file row
+        # as `_pos`, by which the store keeps the first of the rows sharing a natural key
+        judged = con.sql(gen.sql).to_arrow_table()
     finally:
         con.close()
     flags = judged.column("_check")
+    positioned = schema.append(pa.field("_pos", pa.int64()))
     if flags.null_count == judged.num_rows:
         # the usual case: every row is good, so nothing needs copying out
-        valid = judged.select(schema.names).cast(schema)
+        valid = judged.select([*schema.names, "_row"])
         bad = judged.select(["_row", "_check", "_value"]).slice(0, 0)
     else:
         good = pc.is_null(flags)
-        valid = judged.filter(good).select(schema.names).cast(schema)
+        valid = judged.filter(good).select([*schema.names, "_row"])
         bad = judged.filter(pc.invert(good)).select(["_row", "_check", "_value"])
+    valid = valid.rename_columns(positioned.names).cast(positioned)
     del judged
     return LoadResult(valid=valid, quarantined=_quarantine_rows(table_name, file, bad, checks))
 

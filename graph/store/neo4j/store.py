@@ -204,15 +204,14 @@ class Neo4jStore:
         ids = self._bolt.read(s, params, consume=lambda res: res.single(strict=True)[0])
         return pa.array(ids, pa.string())
 
-    def upsert_customers(self, table: pa.Table) -> UpsertCounts:
+    def upsert_customers(self, table: pa.Table | ds.Dataset) -> UpsertCounts:
         """Insert new customers, update changed ones: visible all at once, when committed."""
-        return loads.upsert_customers(self._bolt, table)
+        return loads.upsert_customers(self._bolt, _in_order(table))
 
     def upsert_rows(self, name: str, table: pa.Table | ds.Dataset) -> UpsertCounts:
         """Insert relations (a staged load), transactions or events (the facts file) whose
         natural key is new."""
-        if not isinstance(table, pa.Table):  # spooled batches: the driver path takes a table
-            table = table.to_table(columns=[c for c in table.schema.names if c != "_pos"])
+        table = _in_order(table)
         if name in FACT_TABLES:
             return self.facts.upsert_rows(name, conform(table, name))
         return loads.upsert_rows(self._bolt, name, table)
@@ -398,3 +397,13 @@ class Neo4jStore:
             edges_among=edges_among,
             runs=self,
         )
+
+
+def _in_order(rows: pa.Table | ds.Dataset) -> pa.Table:
+    """`rows` as one table in `_pos` order, without `_pos`: the driver path keeps the first
+    of the rows sharing a key in the order it is given them."""
+    if not isinstance(rows, pa.Table):  # spooled batches: the driver path takes a table
+        rows = rows.to_table()
+    if "_pos" not in rows.column_names:
+        return rows
+    return rows.sort_by("_pos").drop_columns(["_pos"])

@@ -106,7 +106,9 @@ def _local(folder: Path):
     results = validate_all(
         lambda name: [read_raw(name, folder / f"{name}.csv")], pa.array([], pa.string())
     )
-    good = {name: res.valid.to_pandas() for name, (res, _, _) in results.items()}
+    good = {
+        name: res.valid.drop_columns(["_pos"]).to_pandas() for name, (res, _, _) in results.items()
+    }
     bad = pa.concat_tables([res.quarantined for res, _, _ in results.values()]).to_pandas()
     return good, bad
 
