@@ -9,6 +9,8 @@ DataFrames to each other; the results are written by the executors as Parquet un
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -153,12 +155,17 @@ class SparkEngine:
 
     def _checkpoint_dir(self) -> str:
         """Where stages cut their lineage: ``spark.checkpoint.dir``, else beside the output on
-        a cluster (every executor must reach it), else a temporary folder (local mode)."""
+        a cluster (every executor must reach it), else a temporary folder (local mode),
+        removed when the process exits (the session, which may outlive this engine, keeps
+        pointing at it): a run's checkpoints are as large as its input, and no later process
+        reads them."""
         if self.conf.get("spark.checkpoint.dir"):
             return self.conf["spark.checkpoint.dir"]
         if not self.master.startswith("local"):
             return f"{self.out_dir.rstrip('/')}/_checkpoints"
-        return tempfile.mkdtemp(prefix="guanxi-spark-ckpt-")
+        folder = tempfile.mkdtemp(prefix="guanxi-spark-ckpt-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        return folder
 
     def input_counts(self, store: GraphStore) -> dict[str, Any]:
         """Rows per table of this run's input as a load stores them (first row per key)."""
