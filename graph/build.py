@@ -10,7 +10,7 @@ that says how much and how recently the two customers dealt with each other.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,7 @@ __all__ = [
     "build_interaction_graph",
     "decay",
     "edge_arrays",
+    "handed_over",
     "vertex_ids",
 ]
 
@@ -211,7 +212,7 @@ class InteractionGraph:
 
 def build_interaction_graph(
     customer_ids: pa.Array | pa.ChunkedArray | np.ndarray,
-    relations: pa.Table,
+    relations: pa.Table | pa.RecordBatchReader,
     *,
     type_weights: Mapping[str, float] | None = None,
     half_life_days: float = 180.0,
@@ -236,7 +237,9 @@ def build_interaction_graph(
         ``src_id`` and ``dst_id`` it may hold ``src_ix`` and ``dst_ix``: each end's
         position in :func:`vertex_ids` of ``customer_ids`` (null for an id that is not
         a customer), looked up where the relations are (a store's join), so the
-        string ids never need to come into memory.
+        string ids never need to come into memory. A reader of such batches (a store's
+        streamed query, or :func:`handed_over`) is read one batch at a time: only the
+        compact columns made of them are held.
     type_weights
         Overrides merged over :data:`DEFAULT_TYPE_WEIGHTS`, so a caller can retune
         one type without restating the others.
@@ -281,19 +284,15 @@ def build_interaction_graph(
     n = len(ids_arr)
     ids = ids_arr.to_numpy(zero_copy_only=False).astype(object)
 
-    total = relations.num_rows
-    if ends == ("src_ix", "dst_ix"):
-        src, dst = (_positions(relations.column(c), n) for c in ends)
-    else:
-        src = _indices(relations.column("src_id"), ids_arr)
-        dst = _indices(relations.column("dst_id"), ids_arr)
     type_names = list(weights)
-    code = pc.index_in(relations.column("type"), value_set=pa.array(type_names, pa.string()))
-    code = code.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int8)
-    counts = _counts(relations)
-    ts, undated, as_of_us = _timestamps_us(relations.column("occurred_at"), as_of)
-    # every column is numpy now: a caller that handed the table over lets it go here
-    del relations
+    type_set = pa.array(type_names, pa.string())
+    batches = relations.to_batches() if isinstance(relations, pa.Table) else relations
+    del relations  # a reader handed over lets each batch go once its columns are read
+    parts = [_row_columns(b, ends, ids_arr, type_set) for b in batches]
+    src, dst, code, counts, ts, undated = _joined(parts)
+    del parts
+    total = len(src)
+    as_of_us = _as_of_us(as_of, ts, undated)
     known = (src >= 0) & (dst >= 0)
     loop = known & (src == dst)
     keep = known & ~loop
@@ -371,10 +370,62 @@ def vertex_ids(customer_ids: pa.Array | pa.ChunkedArray | np.ndarray) -> pa.Arra
     return ids_arr.take(pc.sort_indices(ids_arr))
 
 
-def _positions(column: pa.ChunkedArray | pa.Array, n: int) -> np.ndarray:
+def handed_over(table: pa.Table) -> pa.RecordBatchReader:
+    """`table`'s batches as a reader that lets each one go once it has been read.
+
+    A caller that drops its own reference after this call hands the table over to
+    :func:`build_interaction_graph`, which then never holds the whole table beside the
+    columns it makes of it.
+    """
+    batches = table.to_batches()
+
+    def drain() -> Iterator[pa.RecordBatch]:
+        while batches:
+            yield batches.pop(0)
+
+    return pa.RecordBatchReader.from_batches(table.schema, drain())
+
+
+#: Per relation row: src, dst, type code, count, occurred_at (us) and whether it is undated.
+_RowColumns = list[np.ndarray]
+
+
+def _row_columns(
+    batch: pa.RecordBatch, ends: tuple[str, str], ids_arr: pa.Array, type_set: pa.Array
+) -> _RowColumns:
+    """One batch of relations as the compact numpy columns the build works on."""
+    n = len(ids_arr)
+    if ends == ("src_ix", "dst_ix"):
+        src, dst = (_positions(batch.column(c), n) for c in ends)
+    else:
+        src, dst = (_indices(batch.column(c), ids_arr) for c in ends)
+    code = pc.index_in(batch.column("type"), value_set=type_set)
+    code = code.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int8)
+    ts, undated = _timestamps_us(batch.column("occurred_at"))
+    return [src, dst, code, _counts(batch), ts, undated]
+
+
+def _joined(parts: list[_RowColumns]) -> _RowColumns:
+    """The batches' columns end to end, one column at a time (each batch's part is let go
+    as soon as it is copied, so the peak is the joined columns plus one column's parts)."""
+    empty = [np.zeros(0, t) for t in (np.int32, np.int32, np.int8, np.int64, np.int64, bool)]
+    out = []
+    for i, none in enumerate(empty):
+        out.append(np.concatenate([p[i] for p in parts]) if parts else none)
+        for p in parts:
+            p[i] = none
+    return out
+
+
+def _positions(column: pa.Array, n: int) -> np.ndarray:
     """Vertex positions looked up by the caller, -1 for null or out of range."""
-    pos = _filled(column, -1).astype(np.int64, copy=False)  # may be a read-only view
-    return np.where((pos < 0) | (pos >= n), -1, pos)
+    pos = _filled(column, -1)  # may be a read-only view
+    return np.where((pos < 0) | (pos >= n), -1, pos).astype(_vertex_dtype(n), copy=False)
+
+
+def _vertex_dtype(n: int) -> type:
+    """The narrowest integer holding every vertex position (and -1)."""
+    return np.int32 if n < 2**31 else np.int64
 
 
 def _filled(column: pa.ChunkedArray | pa.Array, value: int) -> np.ndarray:
@@ -384,37 +435,36 @@ def _filled(column: pa.ChunkedArray | pa.Array, value: int) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False)
 
 
-def _indices(column: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> np.ndarray:
+def _indices(column: pa.Array, value_set: pa.Array) -> np.ndarray:
     found = pc.index_in(column, value_set=value_set)
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(_vertex_dtype(len(value_set)))
 
 
-def _counts(relations: pa.Table) -> np.ndarray:
+def _counts(relations: pa.RecordBatch) -> np.ndarray:
     if "count" not in relations.schema.names:
         return np.ones(relations.num_rows, np.int64)
     return _filled(relations.column("count"), 1).astype(np.int64, copy=False)
 
 
-def _timestamps_us(
-    column: pa.ChunkedArray, as_of: datetime | None
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Microseconds since the epoch, the null mask, and ``as_of`` in the same base."""
-    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+def _timestamps_us(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Microseconds since the epoch (0 where null) and the null mask."""
+    col = column
     if not pa.types.is_timestamp(col.type):
         col = col.cast(pa.timestamp("us"))
-    tz = col.type.tz
-    col = col.cast(pa.timestamp("us", tz=tz))
+    col = col.cast(pa.timestamp("us", tz=col.type.tz))
     undated = col.is_null().to_numpy(zero_copy_only=False)
-    ts = _filled(col.cast(pa.int64()), 0)
+    return _filled(col.cast(pa.int64()), 0).astype(np.int64, copy=False), undated
+
+
+def _as_of_us(as_of: datetime | None, ts: np.ndarray, undated: np.ndarray) -> int:
+    """``as_of`` in the timestamps' base; without one the newest dated row (0: none)."""
     if as_of is None:
         dated = ts[~undated]
-        as_of_us = int(dated.max()) if dated.size else 0
-    else:
-        stamp = pd.Timestamp(as_of)
-        if stamp.tzinfo is not None:
-            stamp = stamp.tz_convert("UTC").tz_localize(None)
-        as_of_us = int(stamp.as_unit("ns").value) // 1000
-    return ts, undated, as_of_us
+        return int(dated.max()) if dated.size else 0
+    stamp = pd.Timestamp(as_of)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return int(stamp.as_unit("ns").value) // 1000
 
 
 def _iso(us: int) -> str:

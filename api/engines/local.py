@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -115,7 +116,7 @@ def project_graph(
     ConfigError
         The relations lack a column the graph needs, or a parameter is invalid.
     """
-    from graph.build import build_interaction_graph, newest_timestamp, vertex_ids
+    from graph.build import build_interaction_graph, handed_over, newest_timestamp, vertex_ids
 
     ids = store.customer_ids()
     select = getattr(store, "select_arrow", None)
@@ -133,10 +134,11 @@ def project_graph(
             params = replace(params, as_of=newest)
         if resolved is not None:
             resolved(params)
-        # the store numbers the relations' ends itself: no string id comes into memory
+        # the store numbers the relations' ends itself and streams them: no string id, and
+        # never the whole result, comes into memory
         ids = vertex_ids(ids)
-        numbering = pa.table({"customer_id": ids, "ix": np.arange(len(ids), dtype=np.int64)})
-        relations = select(
+        numbering = pa.table({"customer_id": ids, "ix": np.arange(len(ids), dtype=np.int32)})
+        rows = store.select_batches(
             "SELECT s.ix AS src_ix, d.ix AS dst_ix, r.type, r.occurred_at, r.count "
             "FROM relations r LEFT JOIN _vertex s ON s.customer_id = r.src_id "
             "LEFT JOIN _vertex d ON d.customer_id = r.dst_id",
@@ -154,15 +156,16 @@ def project_graph(
             params = replace(params, as_of=newest)
         if resolved is not None:
             resolved(params)
-    held = [relations]
-    del relations
-    g = build_interaction_graph(
-        ids,
-        held.pop(),  # handed over: the build frees the table once it has read its columns
-        type_weights=params.type_weights,
-        half_life_days=params.half_life_days,
-        as_of=params.as_of,
-    )
+        rows = nullcontext(handed_over(relations))
+        del relations  # the reader lets each batch go once the build has read it
+    with rows as relations:
+        g = build_interaction_graph(
+            ids,
+            relations,
+            type_weights=params.type_weights,
+            half_life_days=params.half_life_days,
+            as_of=params.as_of,
+        )
     return Projection(params=params, graph=g)
 
 

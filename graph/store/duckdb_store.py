@@ -65,6 +65,10 @@ CREATE TABLE IF NOT EXISTS tag_catalog (
 """
 
 
+#: Rows per record batch of :meth:`DuckDBStore.select_batches`.
+_STREAM_ROWS = 1 << 20
+
+
 def _sql_text(text: str) -> str:
     """``text`` as a SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
@@ -211,6 +215,32 @@ class DuckDBStore:
         previous = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
         con.execute("SET memory_limit = ?", [limit])
         return str(previous)
+
+    @contextmanager
+    def select_batches(self, sql: str, **frames: object) -> Iterator[pa.RecordBatchReader]:
+        """As :meth:`select_arrow`, the rows streamed in record batches while the block runs.
+
+        For a caller that turns a large result into columns of its own (the projection's
+        relations): the result is never held whole, neither by DuckDB nor in Arrow.
+
+        Raises
+        ------
+        StoreError
+            The statement fails; the message names the first line of the statement.
+        """
+        con = self._cur()
+        for name, frame in frames.items():
+            con.register(name, frame)
+        try:
+            try:
+                reader = con.sql(sql).fetch_record_batch(_STREAM_ROWS)
+            except duckdb.Error as exc:
+                head = sql.strip().splitlines()[0][:80] if sql.strip() else ""
+                raise StoreError(f"query {head!r} failed: {exc}") from exc
+            yield reader
+        finally:
+            for name in frames:
+                con.unregister(name)
 
     def select_arrow(self, sql: str, **frames: object) -> pa.Table:
         """One read-only SELECT over the store's tables, and ``frames`` as views, in Arrow.

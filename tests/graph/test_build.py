@@ -222,3 +222,24 @@ def test_pair_weights_are_summed_left_to_right_in_ascending_order() -> None:
     got = src * n + dst
     assert dict(zip(got.tolist(), w.tolist(), strict=True)) == folds
     assert c.tolist() == [int((key == k).sum()) for k in got.tolist()]
+
+
+def test_a_reader_of_small_batches_builds_the_graph_the_whole_table_builds(small_data):
+    """A store streams its relations in batches (and the Neo4j path hands its table over
+    as one): each batch is read on its own, so the batches' columns must join exactly."""
+    from graph.build import handed_over
+
+    rel = small_data.relations
+    ids = small_data.customers.column("customer_id")
+    whole = build_interaction_graph(ids, rel)
+    batched = pa.Table.from_batches(rel.to_batches(max_chunksize=97))
+    assert batched.to_batches()[0].num_rows == 97
+    streamed = build_interaction_graph(ids, handed_over(batched))
+    for x, y in zip(edge_arrays(whole.graph), edge_arrays(streamed.graph), strict=True):
+        assert np.array_equal(x, y)
+    assert np.array_equal(edge_interactions(whole.graph), edge_interactions(streamed.graph))
+    assert np.array_equal(edge_arrays(whole.referral)[2], edge_arrays(streamed.referral)[2])
+    assert whole.stats == streamed.stats
+    empty = pa.RecordBatchReader.from_batches(rel.schema, iter([]))
+    none = build_interaction_graph(ids, empty)
+    assert none.graph.ecount() == 0 and none.n == whole.n
