@@ -286,7 +286,11 @@ def build_interaction_graph(
 
     type_names = list(weights)
     type_set = pa.array(type_names, pa.string())
-    batches = relations.to_batches() if isinstance(relations, pa.Table) else relations
+    if ends == ("src_id", "dst_id"):
+        # looking the ids up hashes every customer id: once for all rows, not per batch
+        batches: Any = [relations if isinstance(relations, pa.Table) else relations.read_all()]
+    else:
+        batches = relations.to_batches() if isinstance(relations, pa.Table) else relations
     del relations  # a reader handed over lets each batch go once its columns are read
     parts = [_row_columns(b, ends, ids_arr, type_set) for b in batches]
     src, dst, code, counts, ts, undated = _joined(parts)
@@ -391,7 +395,7 @@ _RowColumns = list[np.ndarray]
 
 
 def _row_columns(
-    batch: pa.RecordBatch, ends: tuple[str, str], ids_arr: pa.Array, type_set: pa.Array
+    batch: pa.RecordBatch | pa.Table, ends: tuple[str, str], ids_arr: pa.Array, type_set: pa.Array
 ) -> _RowColumns:
     """One batch of relations as the compact numpy columns the build works on."""
     n = len(ids_arr)
@@ -417,7 +421,7 @@ def _joined(parts: list[_RowColumns]) -> _RowColumns:
     return out
 
 
-def _positions(column: pa.Array, n: int) -> np.ndarray:
+def _positions(column: pa.ChunkedArray | pa.Array, n: int) -> np.ndarray:
     """Vertex positions looked up by the caller, -1 for null or out of range."""
     pos = _filled(column, -1)  # may be a read-only view
     return np.where((pos < 0) | (pos >= n), -1, pos).astype(_vertex_dtype(n), copy=False)
@@ -435,18 +439,18 @@ def _filled(column: pa.ChunkedArray | pa.Array, value: int) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False)
 
 
-def _indices(column: pa.Array, value_set: pa.Array) -> np.ndarray:
+def _indices(column: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> np.ndarray:
     found = pc.index_in(column, value_set=value_set)
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(_vertex_dtype(len(value_set)))
 
 
-def _counts(relations: pa.RecordBatch) -> np.ndarray:
+def _counts(relations: pa.RecordBatch | pa.Table) -> np.ndarray:
     if "count" not in relations.schema.names:
         return np.ones(relations.num_rows, np.int64)
     return _filled(relations.column("count"), 1).astype(np.int64, copy=False)
 
 
-def _timestamps_us(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def _timestamps_us(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Microseconds since the epoch (0 where null) and the null mask."""
     col = column
     if not pa.types.is_timestamp(col.type):
