@@ -217,6 +217,22 @@ class DuckDBStore:
         return str(previous)
 
     @contextmanager
+    def _query(self, sql: str, frames: dict[str, object]) -> Iterator[duckdb.DuckDBPyRelation]:
+        """`sql` as a relation, with `frames` registered as views while the block runs; a
+        DuckDB error in it becomes a StoreError naming the statement's first line."""
+        con = self._cur()
+        for name, frame in frames.items():
+            con.register(name, frame)
+        try:
+            yield con.sql(sql)
+        except duckdb.Error as exc:
+            head = sql.strip().splitlines()[0][:80] if sql.strip() else ""
+            raise StoreError(f"query {head!r} failed: {exc}") from exc
+        finally:
+            for name in frames:
+                con.unregister(name)
+
+    @contextmanager
     def select_batches(self, sql: str, **frames: object) -> Iterator[pa.RecordBatchReader]:
         """As :meth:`select_arrow`, the rows streamed in record batches while the block runs.
 
@@ -228,19 +244,8 @@ class DuckDBStore:
         StoreError
             The statement fails; the message names the first line of the statement.
         """
-        con = self._cur()
-        for name, frame in frames.items():
-            con.register(name, frame)
-        try:
-            try:
-                reader = con.sql(sql).fetch_record_batch(_STREAM_ROWS)
-            except duckdb.Error as exc:
-                head = sql.strip().splitlines()[0][:80] if sql.strip() else ""
-                raise StoreError(f"query {head!r} failed: {exc}") from exc
-            yield reader
-        finally:
-            for name in frames:
-                con.unregister(name)
+        with self._query(sql, frames) as rel:
+            yield rel.fetch_record_batch(_STREAM_ROWS)
 
     def select_arrow(self, sql: str, **frames: object) -> pa.Table:
         """One read-only SELECT over the store's tables, and ``frames`` as views, in Arrow.
@@ -253,17 +258,8 @@ class DuckDBStore:
         StoreError
             The statement fails; the message names the first line of the statement.
         """
-        con = self._cur()
-        for name, frame in frames.items():
-            con.register(name, frame)
-        try:
-            return con.sql(sql).to_arrow_table()
-        except duckdb.Error as exc:
-            head = sql.strip().splitlines()[0][:80] if sql.strip() else ""
-            raise StoreError(f"query {head!r} failed: {exc}") from exc
-        finally:
-            for name in frames:
-                con.unregister(name)
+        with self._query(sql, frames) as rel:
+            return rel.to_arrow_table()
 
     # --- store metadata -------------------------------------------------------------------
     def declare_pii_columns(self, columns: Sequence[str]) -> None:
