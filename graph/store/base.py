@@ -71,16 +71,18 @@ class IngestSink(StoreHandle, Protocol):
     def upsert_customers(self, table: pa.Table | ds.Dataset) -> UpsertCounts:
         """Insert new customers; update the attributes of existing ones that changed.
 
-        As in `upsert_rows`, a store may take a dataset of Parquet files with ``_pos``.
+        As in `upsert_rows`, ``table`` may carry ``_pos`` and be a dataset of Parquet files.
         """
         ...
 
     def upsert_rows(self, name: str, table: pa.Table | ds.Dataset) -> UpsertCounts:
         """Insert relations, transactions or events not already present (natural key).
 
-        ``table`` may be a dataset of Parquet files with ``_pos`` (the row's place, which
-        decides the first of rows sharing a key): a large table the loader validated in
-        batches, to be scanned where it lies rather than read into memory.
+        ``table`` may carry ``_pos``, each row's place in its source: of the rows sharing a
+        key the one with the smallest is kept, whatever order the rows come in (the loader's
+        validation does not sort them); without it the table's own order decides. It may
+        also be a dataset of Parquet files with ``_pos``: a large table the loader validated
+        in batches, to be scanned where it lies rather than read into memory.
         """
         ...
 
