@@ -42,19 +42,19 @@ def pytest_make_collect_report(collector: pytest.Collector):
     _fail_skip_in_ci(outcome.get_result(), collector.nodeid)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's hook turns the groups into scheduling keys
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     """Keep the tests that share one external resource in one xdist worker.
 
     Every Neo4j case talks to the one server the run was given (they clear it), and every
     Spark test to the one session its fixture starts; in two workers they would wipe each
-    other's data or start a second JVM. Everything else spreads over the workers.
+    other's data or start a second JVM. Everything else spreads over the workers. Marked as
+    each item is collected: xdist turns the groups into scheduling keys in its own
+    ``pytest_collection_modifyitems``, which runs before any conftest's, ``tryfirst`` or not.
     """
-    for item in items:
-        if item.get_closest_marker("neo4j") or "neo4j" in item.nodeid.lower():
-            item.add_marker(pytest.mark.xdist_group("neo4j"))
-        elif item.nodeid.startswith("tests/api/engines/spark/"):
-            item.add_marker(pytest.mark.xdist_group("spark"))
+    if item.get_closest_marker("neo4j") or "neo4j" in item.nodeid.lower():
+        item.add_marker(pytest.mark.xdist_group("neo4j"))
+    elif item.nodeid.startswith("tests/api/engines/spark/"):
+        item.add_marker(pytest.mark.xdist_group("spark"))
 
 
 @pytest.fixture(scope="session")

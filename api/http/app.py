@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -239,7 +238,7 @@ def create_app(
 
             reads.warming = True
 
-            threading.Thread(target=warm_all, name="guanxi-warm", daemon=True).start()
+            reads.refresher.background(warm_all, "guanxi-warm")
         yield
         reads.close()
 

@@ -355,7 +355,7 @@ class Reads:
                 with self._neighbours_lock:
                     self._neighbours_building = False
 
-        threading.Thread(target=build, name="guanxi-neighbours", daemon=True).start()
+        self.refresher.background(build, "guanxi-neighbours")
         return None
 
     # --- communities and tags -------------------------------------------------------------

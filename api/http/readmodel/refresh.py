@@ -27,6 +27,9 @@ from graph.store import GraphStore
 
 log = logging.getLogger("guanxi.api")
 
+#: How long `RunRefresher.close` waits for each background read still running.
+CLOSE_WAIT_SECONDS = 120.0
+
 
 def _release_memory() -> None:
     """Hand freed heap back to the OS after a build (glibc keeps it otherwise, and the
@@ -68,6 +71,8 @@ class RunRefresher:
         self._checked = 0.0
         self._refreshing = False
         self._other = LRU(1)
+        self._threads: list[threading.Thread] = []
+        self._closed = False
 
     @property
     def store(self) -> GraphStore:
@@ -89,7 +94,32 @@ class RunRefresher:
         """What is served now, without building or scheduling anything."""
         return self._serving
 
+    def background(self, target: Callable[[], None], name: str) -> None:
+        """Run `target` (a read of the store) in a daemon thread that `close` waits for.
+
+        Why: a store closed under a read still running in another thread fails (DuckDB
+        refuses to close a connection busy with another call) or leaves the read failing
+        halfway; the app's read-ahead, the served run's refresh and the in-memory relations
+        are such reads. Nothing starts once `close` has begun.
+        """
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        with self._lock:
+            if self._closed:
+                return
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+            thread.start()
+
     def close(self) -> None:
+        """Wait for the background reads (each up to `CLOSE_WAIT_SECONDS`), then close."""
+        with self._lock:
+            self._closed = True
+            threads, self._threads = self._threads, []
+        for thread in threads:
+            thread.join(CLOSE_WAIT_SECONDS)
+            if thread.is_alive():
+                log.warning(
+                    "%s still reading after %.0f s; closing anyway", thread.name, CLOSE_WAIT_SECONDS
+                )
         if self._store is not None and self._owns_store:
             self._store.close()
         self._store = None
@@ -223,7 +253,7 @@ class RunRefresher:
                 return
             self._refreshing = True
             self._checked = time.monotonic()
-        threading.Thread(target=self._refresh, name="guanxi-refresh", daemon=True).start()
+        self.background(self._refresh, "guanxi-refresh")
 
     def _refresh(self) -> None:
         """Serve the newest run once its data is built; the old one meanwhile."""

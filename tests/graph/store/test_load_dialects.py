@@ -20,6 +20,9 @@ from tests.loaders.dialect_corpus import RELATIONS, ROOT, VARIANTS, Variant, var
 
 #: what each variant produced, by store, for the closing comparison across stores
 OUTCOMES: dict[str, dict[str, tuple]] = {}
+# that comparison reads OUTCOMES of this process: under xdist every test of the module runs
+# in the worker of the Neo4j cases (tests/conftest.py)
+pytestmark = pytest.mark.xdist_group("neo4j")
 
 
 def _bad_offset(v: Variant, row: int) -> int:

@@ -110,3 +110,26 @@ def test_unknown_customer_is_looked_up_in_the_store(ro_store):
     assert reads.customer_json_from_memory("NO-SUCH", unmasked=False) is None
     with pytest.raises(CustomerNotFound):
         reads.customer("NO-SUCH", unmasked=False)
+
+
+def test_close_waits_for_the_background_reads(api_store_uri) -> None:
+    """A read running in the background when the app shuts down finishes before the store
+    closes, and nothing starts after (a DuckDB connection closed under a read fails)."""
+    import threading
+
+    reads = Reads(api_store_uri)
+    started, done = threading.Event(), []
+
+    def slow_read() -> None:
+        started.set()
+        time.sleep(0.5)  # the store is closed meanwhile unless close waits
+        done.append(reads.store.counts())
+
+    reads.refresher.background(slow_read, "test-read")
+    assert started.wait(10)
+    reads.close()
+    assert done and done[0]["customers"] > 0
+    late = []
+    reads.refresher.background(lambda: late.append(1), "after-close")
+    time.sleep(0.2)
+    assert late == []
