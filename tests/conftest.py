@@ -48,8 +48,8 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     Every Neo4j case talks to the one server the run was given (they clear it), and every
     Spark test to the one session its fixture starts; in two workers they would wipe each
     other's data or start a second JVM. Everything else spreads over the workers. Marked as
-    each item is collected: xdist turns the groups into scheduling keys in its own
-    ``pytest_collection_modifyitems``, which runs before any conftest's, ``tryfirst`` or not.
+    each item is collected, so the mark is there before any ``pytest_collection_modifyitems``
+    runs, xdist's included (it turns the groups into scheduling keys there).
     """
     if item.get_closest_marker("neo4j") or "neo4j" in item.nodeid.lower():
         item.add_marker(pytest.mark.xdist_group("neo4j"))

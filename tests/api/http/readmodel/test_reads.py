@@ -3,6 +3,7 @@ answers, a new run is served once built, customers loaded later are found in the
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -115,8 +116,6 @@ def test_unknown_customer_is_looked_up_in_the_store(ro_store):
 def test_close_waits_for_the_background_reads(api_store_uri) -> None:
     """A read running in the background when the app shuts down finishes before the store
     closes, and nothing starts after (a DuckDB connection closed under a read fails)."""
-    import threading
-
     reads = Reads(api_store_uri)
     started, done = threading.Event(), []
 

@@ -172,9 +172,9 @@ public final class Main {
         s.put("server.memory.pagecache.size", pagecache);
         // Keep transaction logs small on a developer's disk.
         s.put("db.tx_log.rotation.retention_policy", "2 files");
-        // A stop waits out each Bolt event loop group's quiet period (5 s each, two of them)
-        // after every connection is closed and the databases checkpointed: nothing is left to
-        // drain then, and a bulk import (stop, import, start) need not wait for it.
+        // A stop waits out the quiet period of each Bolt event loop group, one after the
+        // other, after every connection is closed and the databases checkpointed: nothing is
+        // left to drain then, and a bulk import (stop, import, start) need not wait for it.
         s.put("internal.dbms.bolt.netty_server_shutdown_quiet_period", "0");
         return s;
     }
